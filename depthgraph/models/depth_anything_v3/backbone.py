@@ -1,0 +1,251 @@
+"""DINOv2-style ViT with the DA3 changes (RoPE, QK-norm, alternating attention, camera token).
+
+Module names follow the official checkpoint under ``model.backbone.pretrained.``.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .config import DA3Config
+
+
+class Mlp(nn.Module):
+    """fc1 -> exact GELU -> fc2."""
+
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc2(F.gelu(self.fc1(x)))
+
+
+class LayerScale(nn.Module):
+    """Per-channel scale ``x * gamma``."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.gamma = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.gamma
+
+
+def apply_rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+    """2D RoPE on ``x`` (..., N, head_dim): ``x * cos + rotate_half(x) * sin`` per half.
+
+    The head dim splits into a row half and a column half; within each half of size d,
+    ``rotate_half([a, b]) = [-b, a]``. ``sin`` already carries the sign of ``-b`` (see
+    :func:`rope_tables`), so the rotation is a swap of the quarter blocks.
+    """
+    *lead, n, hd = x.shape
+    swapped = x.unflatten(-1, (2, 2, hd // 4)).flip(-2).flatten(-3)
+    return torch.addcmul(x * cos, swapped, sin)
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention; QK-norm and RoPE when ``rope`` tables are given."""
+
+    def __init__(self, dim: int, num_heads: int, qk_norm: bool) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        if qk_norm:
+            self.q_norm = nn.LayerNorm(self.head_dim, eps=1e-5)
+            self.k_norm = nn.LayerNorm(self.head_dim, eps=1e-5)
+        else:
+            self.q_norm = self.k_norm = None
+
+    def forward(self, x: Tensor, rope: tuple[Tensor, Tensor] | None = None) -> Tensor:
+        b, n, c = x.shape
+        # (B, N, 3C) -> (3, B, heads, N, head_dim): channels are q|k|v, then heads, then head_dim
+        qkv = self.qkv(x).view(b, n, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)
+        if self.q_norm is not None:
+            q = self.q_norm(q)
+            k = self.k_norm(k)
+        if rope is not None:
+            cos, sin = rope
+            q = apply_rope(q, cos.to(q.dtype), sin.to(q.dtype))
+            k = apply_rope(k, cos.to(k.dtype), sin.to(k.dtype))
+        out = F.scaled_dot_product_attention(q, k, v)  # (B, heads, N, head_dim)
+        return self.proj(out.transpose(1, 2).reshape(b, n, c))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block with LayerScale."""
+
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: float, qk_norm: bool) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
+        self.attn = Attention(dim, num_heads, qk_norm)
+        self.ls1 = LayerScale(dim)
+        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+        self.ls2 = LayerScale(dim)
+
+    def forward(self, x: Tensor, rope: tuple[Tensor, Tensor] | None = None) -> Tensor:
+        x = x + self.ls1(self.attn(self.norm1(x), rope))
+        return x + self.ls2(self.mlp(self.norm2(x)))
+
+
+class PatchEmbed(nn.Module):
+    """Conv2d(3, D, p, stride p), flattened to (B, ph*pw, D) in row-major order."""
+
+    def __init__(self, patch: int, dim: int) -> None:
+        super().__init__()
+        self.proj = nn.Conv2d(3, dim, patch, stride=patch)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.proj(x).flatten(2).transpose(1, 2)
+
+
+def rope_tables(ph: int, pw: int, head_dim: int, base: float, flat: bool) -> tuple[Tensor, Tensor]:
+    """cos and signed sin tables (1 + ph*pw, head_dim) for 2D RoPE.
+
+    Patch (r, c) sits at (r + 1, c + 1) and token 0 at (0, 0); with ``flat`` (global blocks)
+    every patch sits at (1, 1). The first half of head_dim follows the row, the second the column.
+    """
+    half = head_dim // 2
+    inv_freq = 1.0 / base ** (torch.arange(0, half, 2, dtype=torch.float32) / half)
+    if flat:
+        rows = torch.ones(ph * pw)
+        cols = torch.ones(ph * pw)
+    else:
+        rows = torch.arange(1, ph + 1, dtype=torch.float32).repeat_interleave(pw)
+        cols = torch.arange(1, pw + 1, dtype=torch.float32).repeat(ph)
+    rows = torch.cat([torch.zeros(1), rows])
+    cols = torch.cat([torch.zeros(1), cols])
+    ang_r = rows[:, None] * inv_freq[None]  # (N, half/2)
+    ang_c = cols[:, None] * inv_freq[None]
+    angles = torch.cat([ang_r, ang_r, ang_c, ang_c], dim=-1)  # (N, head_dim)
+    sign = torch.ones(head_dim)
+    quarter = head_dim // 4
+    sign[:quarter] = -1.0
+    sign[half : half + quarter] = -1.0
+    return angles.cos(), angles.sin() * sign
+
+
+class DinoVisionTransformer(nn.Module):
+    """The DA3 ViT: returns, for each output layer, ``cat([local_x, norm(x)])`` patch tokens,
+    and the camera feature (token 0 of the last two blocks' outputs, not normalised)."""
+
+    def __init__(self, cfg: DA3Config) -> None:
+        super().__init__()
+        d = cfg.embed_dim
+        self.cfg = cfg
+        self.patch_embed = PatchEmbed(cfg.patch_size, d)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
+        self.camera_token = nn.Parameter(torch.zeros(1, 2, d))
+        self.pos_embed = nn.Parameter(torch.zeros(1, 1 + cfg.pos_grid**2, d))
+        self.blocks = nn.ModuleList(
+            Block(d, cfg.num_heads, cfg.mlp_ratio, qk_norm=i >= cfg.special_start)
+            for i in range(cfg.depth)
+        )
+        self.norm = nn.LayerNorm(d, eps=1e-5)
+        self._cache: dict[tuple, Tensor | tuple[Tensor, Tensor]] = {}
+        self._lock = threading.Lock()
+
+    def _is_global(self, i: int) -> bool:
+        return i >= self.cfg.special_start and i % 2 == 1
+
+    def _cached(self, key: tuple, make) -> object:
+        with self._lock:
+            value = self._cache.get(key)
+        if value is None:
+            value = make()
+            with self._lock:
+                self._cache[key] = value
+        return value
+
+    def clear_cache(self) -> None:
+        """Forget the per-size position tables (call after loading new weights)."""
+        with self._lock:
+            self._cache.clear()
+
+    def _pos_embed(self, ph: int, pw: int, device: torch.device) -> Tensor:
+        """Positional table (1, 1 + ph*pw, D) resized from the 37x37 grid (bicubic, +0.1)."""
+
+        def make() -> Tensor:
+            g = self.cfg.pos_grid
+            table = self.pos_embed.detach().float()
+            if (ph, pw) == (g, g):
+                return table.to(device)
+            grid = table[:, 1:].reshape(1, g, g, -1).permute(0, 3, 1, 2)
+            grid = F.interpolate(
+                grid,
+                scale_factor=((ph + 0.1) / g, (pw + 0.1) / g),
+                mode="bicubic",
+                align_corners=False,
+                antialias=False,
+            )
+            assert grid.shape[-2:] == (ph, pw), grid.shape
+            grid = grid.flatten(2).transpose(1, 2)
+            return torch.cat([table[:, :1], grid], dim=1).to(device)
+
+        return self._cached(("pos", ph, pw, str(device)), make)
+
+    def _rope(self, ph: int, pw: int, flat: bool, device: torch.device) -> tuple[Tensor, Tensor]:
+        def make() -> tuple[Tensor, Tensor]:
+            cos, sin = rope_tables(ph, pw, self.cfg.head_dim, self.cfg.rope_base, flat)
+            return cos.to(device), sin.to(device)
+
+        return self._cached(("rope", ph, pw, flat, str(device)), make)
+
+    def forward(self, x: Tensor) -> tuple[list[Tensor], Tensor]:
+        """``x`` (B, 3, H, W) -> ([(B, ph*pw, 2D)] per out layer, camera feature (B, 2D))."""
+        b, _, h, w = x.shape
+        p = self.cfg.patch_size
+        ph, pw = h // p, w // p
+        tokens = self.patch_embed(x)  # (B, ph*pw, D)
+        tokens = torch.cat([self.cls_token.expand(b, -1, -1).to(tokens.dtype), tokens], dim=1)
+        x = tokens + self._pos_embed(ph, pw, x.device).to(tokens.dtype)
+
+        local_rope = self._rope(ph, pw, False, x.device)
+        global_rope = self._rope(ph, pw, True, x.device)
+        outs: list[Tensor] = []
+        local_x = x
+        prev = x
+        camera = None
+        last = max(self.cfg.out_layers)
+        for i, blk in enumerate(self.blocks):
+            if i == self.cfg.special_start:
+                # monocular: every sample is a first view -> camera_token[:, 0]
+                cam = self.camera_token[:, :1].expand(b, -1, -1).to(x.dtype)
+                x = torch.cat([cam, x[:, 1:]], dim=1)
+            if i < self.cfg.special_start:
+                rope = None
+            else:
+                rope = global_rope if self._is_global(i) else local_rope
+            prev = x
+            x = blk(x, rope)
+            if not self._is_global(i):
+                local_x = x
+            if i in self.cfg.out_layers:
+                normed = self.norm(x)
+                outs.append(torch.cat([local_x[:, 1:], normed[:, 1:]], dim=-1))
+            if i == last:
+                camera = torch.cat([prev[:, 0], x[:, 0]], dim=-1)
+            if i == last:
+                break
+        assert camera is not None
+        return outs, camera
+
+
+class Backbone(nn.Module):
+    """Wrapper giving the official ``backbone.pretrained.`` names."""
+
+    def __init__(self, cfg: DA3Config) -> None:
+        super().__init__()
+        self.pretrained = DinoVisionTransformer(cfg)
+
+    def forward(self, x: Tensor) -> tuple[list[Tensor], Tensor]:
+        return self.pretrained(x)

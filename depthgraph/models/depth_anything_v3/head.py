@@ -1,0 +1,143 @@
+"""DualDPT head, main (depth + confidence) branch only. Names under ``model.head.``.
+
+The auxiliary ray branch (``scratch.*_aux*``) exists in the checkpoint but is not built: it
+only serves ray-based pose, which monocular depth throws away (see ``weights.UNUSED_GROUPS``).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .config import DA3Config
+
+
+def uv_pos_embed(channels: int, h: int, w: int, aspect: float) -> Tensor:
+    """UV sin/cos position embedding (channels, h, w) for an image of aspect ``W/H``.
+
+    The first half of the channels embeds the horizontal coordinate u, the second half v.
+    """
+    diag = math.sqrt(aspect * aspect + 1.0)
+    span_x, span_y = aspect / diag, 1.0 / diag
+    u = torch.linspace(-span_x * (w - 1) / w, span_x * (w - 1) / w, w, dtype=torch.float32)
+    v = torch.linspace(-span_y * (h - 1) / h, span_y * (h - 1) / h, h, dtype=torch.float32)
+    quarter = channels // 4
+    omega = 1.0 / 100.0 ** (torch.arange(quarter, dtype=torch.float32) / quarter)
+
+    def emb(p: Tensor) -> Tensor:  # (n,) -> (channels/2, n)
+        angles = p[None, :] * omega[:, None]
+        return torch.cat([angles.sin(), angles.cos()], dim=0)
+
+    eu = emb(u)[:, None, :].expand(-1, h, w)
+    ev = emb(v)[:, :, None].expand(-1, h, w)
+    return torch.cat([eu, ev], dim=0)
+
+
+class ResidualConvUnit(nn.Module):
+    """``x + conv2(relu(conv1(relu(x))))`` with 3x3 convs."""
+
+    def __init__(self, features: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(features, features, 3, padding=1)
+        self.conv2 = nn.Conv2d(features, features, 3, padding=1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.conv2(F.relu(self.conv1(F.relu(x))))
+
+
+class FeatureFusionBlock(nn.Module):
+    """(top [+ unit1(lateral)]) -> unit2 -> bilinear resize (align_corners) -> 1x1 out_conv."""
+
+    def __init__(self, features: int, has_lateral: bool) -> None:
+        super().__init__()
+        self.resConfUnit1 = ResidualConvUnit(features) if has_lateral else None
+        self.resConfUnit2 = ResidualConvUnit(features)
+        self.out_conv = nn.Conv2d(features, features, 1)
+
+    def forward(self, x: Tensor, lateral: Tensor | None, size: tuple[int, int]) -> Tensor:
+        if lateral is not None:
+            x = x + self.resConfUnit1(lateral)
+        x = self.resConfUnit2(x)
+        x = F.interpolate(x, size=size, mode="bilinear", align_corners=True)
+        return self.out_conv(x)
+
+
+class Scratch(nn.Module):
+    """The ``scratch`` container of the official head (main branch modules only)."""
+
+    def __init__(self, cfg: DA3Config) -> None:
+        super().__init__()
+        f = cfg.head_features
+        for k, c in enumerate(cfg.head_channels):
+            setattr(self, f"layer{k + 1}_rn", nn.Conv2d(c, f, 3, padding=1, bias=False))
+        self.refinenet1 = FeatureFusionBlock(f, True)
+        self.refinenet2 = FeatureFusionBlock(f, True)
+        self.refinenet3 = FeatureFusionBlock(f, True)
+        self.refinenet4 = FeatureFusionBlock(f, False)
+        self.output_conv1 = nn.Conv2d(f, f // 2, 3, padding=1)
+        self.output_conv2 = nn.Sequential(
+            nn.Conv2d(f // 2, 32, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(32, 2, 1)
+        )
+
+
+class DualDPTHead(nn.Module):
+    """Patch features of four layers -> depth (larger = farther) and confidence (>= 1)."""
+
+    def __init__(self, cfg: DA3Config) -> None:
+        super().__init__()
+        self.cfg = cfg
+        dim_in = 2 * cfg.embed_dim
+        ch = cfg.head_channels
+        self.norm = nn.LayerNorm(dim_in, eps=1e-5)
+        self.projects = nn.ModuleList(nn.Conv2d(dim_in, c, 1) for c in ch)
+        self.resize_layers = nn.ModuleList(
+            [
+                nn.ConvTranspose2d(ch[0], ch[0], 4, stride=4),
+                nn.ConvTranspose2d(ch[1], ch[1], 2, stride=2),
+                nn.Identity(),
+                nn.Conv2d(ch[3], ch[3], 3, stride=2, padding=1),
+            ]
+        )
+        self.scratch = Scratch(cfg)
+        self._cache: dict[tuple, Tensor] = {}
+        self._lock = threading.Lock()
+
+    def _pos(self, channels: int, h: int, w: int, aspect: float, like: Tensor) -> Tensor:
+        key = (channels, h, w, aspect, str(like.device))
+        with self._lock:
+            table = self._cache.get(key)
+        if table is None:
+            table = (uv_pos_embed(channels, h, w, aspect) * self.cfg.pos_embed_ratio).to(like.device)
+            with self._lock:
+                self._cache[key] = table
+        return table
+
+    def forward(self, feats: list[Tensor], height: int, width: int) -> tuple[Tensor, Tensor]:
+        """``feats``: 4 x (B, ph*pw, 2D); returns depth and confidence (B, height, width)."""
+        p = self.cfg.patch_size
+        ph, pw = height // p, width // p
+        aspect = width / height
+        laterals = []
+        for k, x in enumerate(feats):
+            x = self.norm(x).transpose(1, 2).unflatten(2, (ph, pw))  # (B, 2D, ph, pw)
+            x = self.projects[k](x)
+            x = x + self._pos(x.shape[1], ph, pw, aspect, x)
+            x = self.resize_layers[k](x)
+            laterals.append(getattr(self.scratch, f"layer{k + 1}_rn")(x))
+        l1, l2, l3, l4 = laterals
+        s = self.scratch
+        out = s.refinenet4(l4, None, l3.shape[-2:])
+        out = s.refinenet3(out, l3, l2.shape[-2:])
+        out = s.refinenet2(out, l2, l1.shape[-2:])
+        out = s.refinenet1(out, l1, (2 * l1.shape[-2], 2 * l1.shape[-1]))
+        out = s.output_conv1(out)
+        out = F.interpolate(out, size=(height, width), mode="bilinear", align_corners=True)
+        out = out + self._pos(out.shape[1], height, width, aspect, out)
+        out = s.output_conv2(out)  # (B, 2, H, W)
+        depth = torch.exp(out[:, 0])
+        confidence = torch.exp(out[:, 1]) + 1.0
+        return depth, confidence

@@ -1,0 +1,268 @@
+"""User-facing API: ``AutoModel.from_pretrained(...)``, ``model(images)``, ``model.predict(...)``."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .config import DA3Config
+from .network import DA3Network
+from .preprocess import preprocess, to_rgb_uint8
+from .recipe import canonical_variant, recipe_tensor
+from .weights import PREFIX, load_into, read_checkpoint, resolve_weights
+
+MODEL_IDS = {
+    "depth-anything-v3/small": "small",
+    "depth-anything-v3/base": "base",
+    "da3-small": "small",
+    "da3-base": "base",
+}
+
+_DTYPE_NAMES = {
+    "float32": torch.float32, "fp32": torch.float32, "float": torch.float32,
+    "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+    "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
+}  # fmt: skip
+
+
+@dataclass
+class DepthPrediction:
+    """Everything DA3 predicts for one image, at the INPUT image's size (H0, W0)."""
+
+    depth: np.ndarray  # (H0, W0) float32, larger = farther, relative
+    confidence: np.ndarray  # (H0, W0) float32, >= 1
+    intrinsics: np.ndarray  # (3, 3) float32, pixels of the input image
+    fov: tuple[float, float]  # (horizontal, vertical) degrees
+    processed_size: tuple[int, int]  # (h, w) the network saw
+    extrinsics: np.ndarray  # (3, 4) float32 world-to-camera (arbitrary for one view)
+
+
+def parse_model_id(model_id: str) -> str:
+    """``"depth-anything-v3/small"`` / ``"da3-small"`` (and base) -> ``"small"`` / ``"base"``."""
+    key = str(model_id).strip().lower()
+    if key not in MODEL_IDS:
+        known = ", ".join(repr(k) for k in MODEL_IDS)
+        raise ValueError(f"unknown model id {model_id!r}; known model ids: {known}")
+    return MODEL_IDS[key]
+
+
+def _parse_dtype(dtype: Any, device: torch.device) -> torch.dtype | None:
+    """The backbone autocast dtype (``None`` = plain float32)."""
+    if dtype is None:
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return None
+    if isinstance(dtype, str):
+        if dtype.lower() not in _DTYPE_NAMES:
+            raise ValueError(f"unknown dtype {dtype!r}; use 'float32', 'bfloat16' or 'float16'")
+        dtype = _DTYPE_NAMES[dtype.lower()]
+    if dtype not in (torch.float32, torch.bfloat16, torch.float16):
+        raise ValueError(f"unsupported dtype {dtype}; use float32, bfloat16 or float16")
+    return None if dtype == torch.float32 else dtype
+
+
+def _as_list(images: Any) -> list:
+    if isinstance(images, (list, tuple)):
+        return list(images)
+    return [images]
+
+
+class DepthAnything3:
+    """A loaded DA3 network plus its pre- and post-processing. Safe to call from several threads."""
+
+    def __init__(
+        self,
+        network: DA3Network,
+        *,
+        model_id: str,
+        device: torch.device,
+        autocast_dtype: torch.dtype | None,
+        process_res: int = 504,
+        weights_path: Path | None = None,
+    ) -> None:
+        self.network = network.eval()
+        self.config = network.cfg
+        self.model_id = model_id
+        self.variant = network.cfg.variant
+        self._device = device
+        self._autocast = autocast_dtype
+        self.process_res = int(process_res)
+        self.weights_path = weights_path
+        self.load_seconds: float | None = None
+
+    # --- properties -------------------------------------------------------------------------
+    @property
+    def device(self) -> str:
+        """Device the network runs on, e.g. ``"cpu"`` or ``"cuda:0"``."""
+        return str(self._device)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """Precision of the backbone (head and camera decoder always run in float32)."""
+        return self._autocast or torch.float32
+
+    def __repr__(self) -> str:
+        return f"DepthAnything3(model_id={self.model_id!r}, device={self.device!r}, dtype={self.dtype})"
+
+    # --- construction -----------------------------------------------------------------------
+    @classmethod
+    def from_config(
+        cls,
+        config: DA3Config,
+        *,
+        device: str | torch.device | None = None,
+        dtype: Any = None,
+        process_res: int = 504,
+    ) -> "DepthAnything3":
+        """A network of any config with deterministic recipe-formula weights (for tests/demos)."""
+        dev = _pick_device(device)
+        network = _empty_network(config, dev)
+        state = {n: torch.from_numpy(recipe_tensor(PREFIX + n, tuple(t.shape))) for n, t in network.state_dict().items()}
+        load_into(network, state, f"<recipe weights for {config.variant}>")
+        network.clear_cache()
+        return cls(network, model_id=f"config/{config.variant}", device=dev,
+                   autocast_dtype=_parse_dtype(dtype, dev), process_res=process_res)  # fmt: skip
+
+    # --- inference --------------------------------------------------------------------------
+    def __call__(self, images: Any, batch_size: int | None = None) -> list[torch.Tensor]:
+        """Depth (larger = farther) per image, float32 CPU tensors (H, W) at each input size."""
+        return [torch.from_numpy(p.depth) for p in self.predict(images, batch_size=batch_size)]
+
+    def predict(self, images: Any, batch_size: int | None = None) -> list[DepthPrediction]:
+        """Full predictions for one image or a list (numpy BGR, PIL RGB, or paths).
+
+        Images of the same processed size run together as one batch (at most ``batch_size``
+        per pass, default 4); results equal single-image runs.
+        """
+        items = _as_list(images)
+        rgbs = [to_rgb_uint8(img, i) for i, img in enumerate(items)]
+        return self.predict_rgb(rgbs, batch_size=batch_size)
+
+    def predict_rgb(self, rgbs: Sequence[np.ndarray], batch_size: int | None = None) -> list[DepthPrediction]:
+        """Like :meth:`predict` for already-decoded RGB uint8 (H, W, 3) arrays."""
+        if batch_size is not None and int(batch_size) < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        cap = int(batch_size) if batch_size else 4
+        pixels = [preprocess(rgb, self.process_res) for rgb in rgbs]
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, x in enumerate(pixels):
+            groups.setdefault(x.shape[1:], []).append(i)
+        results: list[DepthPrediction | None] = [None] * len(pixels)
+        for idx in groups.values():
+            for start in range(0, len(idx), cap):
+                chunk = idx[start : start + cap]
+                batch = np.stack([pixels[i] for i in chunk])
+                out = self.forward_pixels(torch.from_numpy(batch))
+                for j, i in enumerate(chunk):
+                    results[i] = _postprocess(out, j, rgbs[i].shape[:2])
+        return results  # type: ignore[return-value]
+
+    def forward_pixels(self, pixels: torch.Tensor):
+        """Run the network on normalised pixels (B, 3, h, w); outputs at (h, w) on CPU, float32."""
+        with torch.inference_mode():
+            out = self.network(pixels.to(self._device, non_blocking=True), self._autocast)
+            out.depth = out.depth.float().cpu()
+            out.confidence = out.confidence.float().cpu()
+            out.intrinsics = out.intrinsics.float().cpu()
+            out.extrinsics = out.extrinsics.float().cpu()
+        return out
+
+
+def _postprocess(out, j: int, input_hw: tuple[int, int]) -> DepthPrediction:
+    h, w = out.depth.shape[-2:]
+    h0, w0 = int(input_hw[0]), int(input_hw[1])
+    maps = torch.stack([out.depth[j], out.confidence[j]])[None]
+    if (h0, w0) != (h, w):
+        with torch.inference_mode():
+            maps = F.interpolate(maps, size=(h0, w0), mode="bilinear", align_corners=False)
+    intr = out.intrinsics[j].clone()
+    intr[0, :] *= w0 / w  # fx, cx
+    intr[1, :] *= h0 / h  # fy, cy
+    intr[2] = torch.tensor([0.0, 0.0, 1.0])
+    fx, fy = float(intr[0, 0]), float(intr[1, 1])
+    fov = (math.degrees(2 * math.atan(w0 / (2 * fx))), math.degrees(2 * math.atan(h0 / (2 * fy))))
+    return DepthPrediction(
+        depth=maps[0, 0].numpy().copy(),
+        confidence=maps[0, 1].numpy().copy(),
+        intrinsics=intr.numpy().astype(np.float32),
+        fov=fov,
+        processed_size=(int(h), int(w)),
+        extrinsics=out.extrinsics[j].numpy().astype(np.float32),
+    )
+
+
+def _pick_device(device: str | torch.device | None) -> torch.device:
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"invalid device {device!r}: {exc}") from None
+
+
+def _empty_network(config: DA3Config, device: torch.device) -> DA3Network:
+    """Build the module tree without spending time on random init (weights come next)."""
+    with torch.device("meta"):
+        network = DA3Network(config)
+    return network.to_empty(device=device).eval()
+
+
+class AutoModel:
+    """Entry point: ``AutoModel.from_pretrained("depth-anything-v3/small")``."""
+
+    def __init__(self) -> None:  # pragma: no cover - factory only
+        raise TypeError("use AutoModel.from_pretrained(model_id)")
+
+    @staticmethod
+    def from_pretrained(
+        model_id: str,
+        *,
+        weights: str | os.PathLike | None = None,
+        device: str | torch.device | None = None,
+        dtype: Any = None,
+        process_res: int = 504,
+        api_key: str | None = None,
+    ) -> DepthAnything3:
+        """Load DA3 small or base.
+
+        ``weights``: a ``model.safetensors``, a ``.pt``/``.pth`` state dict, or a directory with
+        ``model.safetensors``; else ``$DEPTHGRAPH_WEIGHTS_DIR/DA3-SMALL/model.safetensors``
+        (``DA3-BASE``), else the hub (``api_key`` is used as the hub token). ``device``: CUDA when
+        available, else CPU. ``dtype``: backbone precision; CUDA defaults to bf16 autocast,
+        CPU to float32 (``"bfloat16"`` opts in).
+        """
+        variant = parse_model_id(model_id)
+        if int(process_res) < 14:
+            raise ValueError(f"process_res must be >= 14, got {process_res}")
+        start = time.perf_counter()
+        dev = _pick_device(device)
+        autocast = _parse_dtype(dtype, dev)
+        path = resolve_weights(variant, weights, api_key)
+        state = read_checkpoint(path)
+        network = _empty_network(DA3Config.for_variant(variant), torch.device("cpu"))
+        load_into(network, state, path)
+        del state
+        network = network.to(dev)
+        network.clear_cache()
+        model = DepthAnything3(
+            network, model_id=f"depth-anything-v3/{variant}", device=dev,
+            autocast_dtype=autocast, process_res=process_res, weights_path=path,
+        )  # fmt: skip
+        model.load_seconds = time.perf_counter() - start
+        return model
+
+
+def predict_images(model: DepthAnything3, images: Iterable[np.ndarray], batch_size: int | None = None) -> list[DepthPrediction]:
+    """Predictions for a list of numpy BGR uint8 images (no re-reading from disk)."""
+    return model.predict(list(images), batch_size=batch_size)
+
+
+__all__ = ["AutoModel", "DepthAnything3", "DepthPrediction", "predict_images", "parse_model_id", "canonical_variant"]

@@ -1,0 +1,63 @@
+"""The whole DA3 monocular network: backbone -> DualDPT head, camera decoder."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from .backbone import Backbone
+from .camera import CameraDecoder
+from .config import DA3Config
+from .head import DualDPTHead
+
+
+@dataclass
+class NetworkOutput:
+    """Raw network outputs at the network resolution (h, w)."""
+
+    depth: Tensor  # (B, h, w) float32
+    confidence: Tensor  # (B, h, w) float32
+    intrinsics: Tensor  # (B, 3, 3) float32, at (h, w)
+    extrinsics: Tensor  # (B, 3, 4) float32, world-to-camera
+
+
+class DA3Network(nn.Module):
+    """Module tree matching the official names without their leading ``model.``."""
+
+    def __init__(self, cfg: DA3Config) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.backbone = Backbone(cfg)
+        self.head = DualDPTHead(cfg)
+        self.cam_dec = CameraDecoder(cfg.cam_dim)
+
+    def forward(self, pixels: Tensor, autocast_dtype: torch.dtype | None = None) -> NetworkOutput:
+        """``pixels`` (B, 3, h, w) normalised, h and w multiples of the patch size.
+
+        ``autocast_dtype`` runs the backbone under autocast in that dtype; the head and the
+        camera decoder always run in float32.
+        """
+        b, _, h, w = pixels.shape
+        p = self.cfg.patch_size
+        if h % p or w % p:
+            raise ValueError(f"network input {h}x{w} is not a multiple of the patch size {p}")
+        ctx = (
+            torch.autocast(pixels.device.type, dtype=autocast_dtype)
+            if autocast_dtype is not None
+            else nullcontext()
+        )
+        with ctx:
+            feats, camera = self.backbone(pixels)
+        feats = [f.float() for f in feats]
+        depth, confidence = self.head(feats, h, w)
+        intrinsics, extrinsics = self.cam_dec(camera.float(), h, w)
+        return NetworkOutput(depth, confidence, intrinsics, extrinsics)
+
+    def clear_cache(self) -> None:
+        """Drop cached position tables (needed after weights change)."""
+        self.backbone.pretrained.clear_cache()
+        with self.head._lock:
+            self.head._cache.clear()
