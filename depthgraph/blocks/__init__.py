@@ -7,4 +7,23 @@ from depthgraph.blocks.base import WorkflowBlock
 
 def load_blocks() -> list[type[WorkflowBlock]]:
     """Every built-in block class (imports no torch)."""
-    return []
+    from depthgraph.blocks.cascade_detection import CascadeDetectionBlock
+    from depthgraph.blocks.colormap import DepthColormapBlock
+    from depthgraph.blocks.depth_estimation import DepthEstimationBlock
+    from depthgraph.blocks.detections_depth import DetectionsDepthBlock
+    from depthgraph.blocks.point_cloud import PointCloudExportBlock, PointCloudProjectionBlock
+    from depthgraph.blocks.visualization import (
+        BoundingBoxVisualizationBlock,
+        LabelVisualizationBlock,
+    )
+
+    return [
+        DepthEstimationBlock,
+        DepthColormapBlock,
+        PointCloudProjectionBlock,
+        PointCloudExportBlock,
+        DetectionsDepthBlock,
+        CascadeDetectionBlock,
+        BoundingBoxVisualizationBlock,
+        LabelVisualizationBlock,
+    ]

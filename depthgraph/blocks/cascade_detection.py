@@ -1,0 +1,150 @@
+"""``depthgraph/opencv_cascade_detection@v1``: classic cascade detection with no download.
+
+Two backends, picked at first use:
+
+- OpenCV 4 (``cv2.CascadeClassifier`` present and ``cv2.data.haarcascades`` holding the Haar
+  files bundled with opencv-python): all five cascades.
+- OpenCV 5 removed ``CascadeClassifier`` and no longer ships the Haar files
+  (``cv2.data.haarcascades`` is an empty folder). There, ``frontal_face`` runs
+  ``skimage.feature.Cascade`` with the LBP frontal-face cascade (an OpenCV cascade file) that
+  scikit-image bundles; the other cascades raise a clear error.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any, Callable
+
+import numpy as np
+
+from depthgraph.blocks.base import WorkflowBlock
+from depthgraph.engine.values import WorkflowImageData
+from depthgraph.manifests.cascade_detection import CascadeDetectionManifest
+
+#: cascade choice -> (Haar file bundled with opencv-python 4, class name given to detections)
+HAAR_FILES: dict[str, tuple[str, str]] = {
+    "frontal_face": ("haarcascade_frontalface_default.xml", "face"),
+    "profile_face": ("haarcascade_profileface.xml", "face"),
+    "full_body": ("haarcascade_fullbody.xml", "person"),
+    "upper_body": ("haarcascade_upperbody.xml", "upper_body"),
+    "eyes": ("haarcascade_eye.xml", "eye"),
+}
+
+#: A detector: (BGR image, scale_factor, min_neighbors, min_size, max_size) -> boxes (N, 4) xywh.
+Detector = Callable[[np.ndarray, float, int, int, int], np.ndarray]
+
+_DETECTORS: dict[str, Detector] = {}
+_LOCK = threading.Lock()
+
+
+def _opencv_detector(cascade: str) -> Detector | None:
+    import cv2
+
+    folder = getattr(getattr(cv2, "data", None), "haarcascades", None)
+    if not hasattr(cv2, "CascadeClassifier") or not folder:
+        return None
+    path = os.path.join(folder, HAAR_FILES[cascade][0])
+    if not os.path.isfile(path):
+        return None
+    classifier = cv2.CascadeClassifier(path)
+    if classifier.empty():
+        return None
+
+    def detect(bgr: np.ndarray, scale: float, neighbours: int, min_side: int, max_side: int) -> np.ndarray:
+        gray = cv2.equalizeHist(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
+        boxes = classifier.detectMultiScale(
+            gray,
+            scaleFactor=scale,
+            minNeighbors=neighbours,
+            minSize=(min_side, min_side),
+            maxSize=(max_side, max_side),
+        )
+        return np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+
+    return detect
+
+
+def _skimage_detector(cascade: str) -> Detector | None:
+    if cascade != "frontal_face":
+        return None
+    try:
+        from skimage import data as skdata
+        from skimage.feature import Cascade
+    except ImportError:
+        return None
+    classifier = Cascade(skdata.lbp_frontal_face_cascade_filename())
+    lock = threading.Lock()
+
+    def detect(bgr: np.ndarray, scale: float, neighbours: int, min_side: int, max_side: int) -> np.ndarray:
+        rgb = np.ascontiguousarray(bgr[:, :, ::-1])
+        with lock:
+            found = classifier.detect_multi_scale(
+                img=rgb,
+                scale_factor=scale,
+                step_ratio=1,
+                min_size=(min_side, min_side),
+                max_size=(max_side, max_side),
+                min_neighbor_number=neighbours,
+            )
+        return np.array(
+            [[d["c"], d["r"], d["width"], d["height"]] for d in found], dtype=np.float64
+        ).reshape(-1, 4)
+
+    return detect
+
+
+def get_detector(cascade: str) -> Detector:
+    """The detector for ``cascade`` (cached), or a ValueError saying why none is available."""
+    if cascade not in HAAR_FILES:
+        raise ValueError(f"property 'cascade': expected one of {sorted(HAAR_FILES)}, got {cascade!r}")
+    with _LOCK:
+        detector = _DETECTORS.get(cascade)
+        if detector is None:
+            detector = _opencv_detector(cascade) or _skimage_detector(cascade)
+            if detector is None:
+                import cv2
+
+                raise ValueError(
+                    f"property 'cascade': {cascade!r} is not available with OpenCV {cv2.__version__}: "
+                    "OpenCV 5 dropped CascadeClassifier and its bundled Haar files; only "
+                    "'frontal_face' works there (through scikit-image's bundled LBP cascade, "
+                    "which needs scikit-image installed)"
+                )
+            _DETECTORS[cascade] = detector
+        return detector
+
+
+class CascadeDetectionBlock(WorkflowBlock):
+    """Finds objects of one cascade class; outputs ``supervision.Detections`` with class names."""
+
+    manifest_class = CascadeDetectionManifest
+
+    def run(  # type: ignore[override]
+        self,
+        image: Any,
+        cascade: str = "frontal_face",
+        scale_factor: float = 1.1,
+        min_neighbors: int = 4,
+        min_size: int = 30,
+        max_size: int | None = None,
+        **_: Any,
+    ) -> dict[str, Any]:
+        import supervision as sv
+
+        if not isinstance(image, WorkflowImageData):
+            raise ValueError(f"property 'image': expected an image, got {type(image).__name__}")
+        detector = get_detector(cascade)
+        largest = max_size or max(image.height, image.width)
+        boxes = detector(
+            image.numpy_image, float(scale_factor), int(min_neighbors), int(min_size), int(largest)
+        )
+        xyxy = np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], axis=1).astype(np.float32)
+        count = len(xyxy)
+        detections = sv.Detections(
+            xyxy=xyxy.reshape(-1, 4),
+            confidence=np.ones(count, dtype=np.float32),
+            class_id=np.zeros(count, dtype=int),
+            data={"class_name": np.array([HAAR_FILES[cascade][1]] * count, dtype=str)},
+        )
+        return {"predictions": detections}

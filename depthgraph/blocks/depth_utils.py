@@ -1,0 +1,154 @@
+"""Numeric helpers shared by the depth blocks (numpy and OpenCV only, no torch).
+
+- :func:`normalize_depth`: Roboflow's ``normalized_depth`` (per image, 1 = nearest, 0 = farthest).
+- :func:`colorize_depth`: the one colour-mapping function, used by the depth estimation block for
+  its ``image`` output and by the colour-map block.
+- :func:`as_depth_map`, :func:`as_intrinsics`: check a value handed to a block and say which
+  property was wrong when it is not what the block expects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+#: OpenCV colour maps a block may name (lower-case name -> ``cv2.COLORMAP_*`` attribute).
+COLORMAPS: dict[str, str] = {
+    "turbo": "COLORMAP_TURBO",
+    "inferno": "COLORMAP_INFERNO",
+    "magma": "COLORMAP_MAGMA",
+    "plasma": "COLORMAP_PLASMA",
+    "viridis": "COLORMAP_VIRIDIS",
+    "jet": "COLORMAP_JET",
+    "bone": "COLORMAP_BONE",
+    "gray": "",  # plain grey ramp, no OpenCV map
+}
+
+COLOR_MODES = ("inverse_depth", "depth")
+
+
+def as_depth_map(value: Any, prop: str = "depth") -> np.ndarray:
+    """``value`` as a float32 HxW array, or a ValueError naming ``prop``.
+
+    Accepts an HxW array or an HxWx1 / 1xHxW one (squeezed).
+    """
+    if not isinstance(value, np.ndarray):
+        raise ValueError(
+            f"property '{prop}': expected a depth map (numpy array HxW), got {type(value).__name__}"
+        )
+    array = value
+    if array.ndim == 3 and 1 in (array.shape[0], array.shape[2]):
+        array = array.reshape(array.shape[1], array.shape[2]) if array.shape[0] == 1 else array[:, :, 0]
+    if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
+        raise ValueError(
+            f"property '{prop}': expected a 2-D depth map (H, W), got an array of shape {value.shape}"
+        )
+    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        raise ValueError(f"property '{prop}': expected a numeric depth map, got dtype {array.dtype}")
+    return array.astype(np.float32, copy=False)
+
+
+def as_intrinsics(value: Any, prop: str = "intrinsics") -> np.ndarray:
+    """``value`` as a float64 3x3 pinhole matrix with positive focal lengths, or a ValueError."""
+    try:
+        matrix = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"property '{prop}': expected a 3x3 intrinsics matrix, got {type(value).__name__}"
+        ) from None
+    if matrix.shape != (3, 3):
+        raise ValueError(f"property '{prop}': expected a 3x3 intrinsics matrix, got shape {matrix.shape}")
+    if not np.all(np.isfinite(matrix)):
+        raise ValueError(f"property '{prop}': the intrinsics matrix holds NaN or infinite values")
+    if matrix[0, 0] <= 0 or matrix[1, 1] <= 0:
+        raise ValueError(
+            f"property '{prop}': focal lengths must be positive, got fx={matrix[0, 0]}, fy={matrix[1, 1]}"
+        )
+    return matrix
+
+
+def normalize_depth(depth: np.ndarray) -> np.ndarray:
+    """Per-image normalisation with Roboflow's meaning: 1.0 = nearest, 0.0 = farthest.
+
+    Non-finite pixels become 0. A constant map (max == min) gives zeros, never NaN.
+    """
+    depth = np.asarray(depth, dtype=np.float32)
+    finite = np.isfinite(depth)
+    out = np.zeros(depth.shape, dtype=np.float32)
+    if not finite.any():
+        return out
+    lo = float(depth[finite].min())
+    hi = float(depth[finite].max())
+    if hi - lo <= 0.0:
+        return out
+    out[finite] = (hi - depth[finite]) / (hi - lo)
+    return np.clip(out, 0.0, 1.0, out=out)
+
+
+def _scaled_for_display(
+    depth: np.ndarray, mode: str, percentiles: tuple[float, float]
+) -> np.ndarray:
+    """Depth as values in [0, 1] where 1 gets the 'hot' end of the colour map.
+
+    ``inverse_depth``: near is hot (1/depth, percentile-clipped). ``depth``: far is hot.
+    """
+    values = np.asarray(depth, dtype=np.float64)
+    valid = np.isfinite(values)
+    if mode == "inverse_depth":
+        valid &= values > 0
+        values = np.where(valid, 1.0 / np.where(valid, values, 1.0), 0.0)
+    elif mode != "depth":
+        raise ValueError(f"property 'mode': expected one of {list(COLOR_MODES)}, got {mode!r}")
+    out = np.zeros(values.shape, dtype=np.float64)
+    if not valid.any():
+        return out
+    lo, hi = np.percentile(values[valid], [percentiles[0], percentiles[1]])
+    if hi - lo <= 0:
+        return out
+    out[valid] = (values[valid] - lo) / (hi - lo)
+    return np.clip(out, 0.0, 1.0, out=out)
+
+
+def colorize_depth(
+    depth: np.ndarray,
+    colormap: str = "turbo",
+    mode: str = "inverse_depth",
+    percentiles: tuple[float, float] = (2.0, 98.0),
+) -> np.ndarray:
+    """A BGR uint8 HxWx3 picture of a depth map.
+
+    Args:
+        depth: float HxW, larger = farther (non-finite or, in ``inverse_depth`` mode, non-positive
+            pixels are drawn as the cold end of the map).
+        colormap: one of :data:`COLORMAPS`.
+        mode: ``inverse_depth`` (near objects hot, the usual disparity look) or ``depth``.
+        percentiles: low and high percentiles clipped before scaling (robust to outliers).
+    """
+    import cv2
+
+    if colormap not in COLORMAPS:
+        raise ValueError(f"property 'colormap': expected one of {sorted(COLORMAPS)}, got {colormap!r}")
+    low, high = float(percentiles[0]), float(percentiles[1])
+    if not (0.0 <= low < high <= 100.0):
+        raise ValueError(
+            "properties 'percentile_low'/'percentile_high': expected 0 <= low < high <= 100, "
+            f"got {low} and {high}"
+        )
+    scaled = _scaled_for_display(depth, mode, (low, high))
+    gray = np.round(scaled * 255.0).astype(np.uint8)
+    if colormap == "gray":
+        return np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
+    return cv2.applyColorMap(gray, getattr(cv2, COLORMAPS[colormap]))
+
+
+def blend_over(
+    picture: np.ndarray, background: np.ndarray, alpha: float
+) -> np.ndarray:
+    """``alpha * picture + (1 - alpha) * background``, resizing ``picture`` to the background."""
+    import cv2
+
+    h, w = background.shape[:2]
+    if picture.shape[:2] != (h, w):
+        picture = cv2.resize(picture, (w, h), interpolation=cv2.INTER_LINEAR)
+    return cv2.addWeighted(picture, float(alpha), background, 1.0 - float(alpha), 0.0)
