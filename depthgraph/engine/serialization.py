@@ -1,0 +1,359 @@
+"""Runtime values <-> JSON: images, arrays, detections, point clouds.
+
+- :func:`decode_image` turns what a user hands in (numpy BGR / gray / BGRA, a file path, raw bytes,
+  base64 text, ``{"type": "base64", "value": ...}``, a PIL image) into a :class:`WorkflowImageData`.
+  URLs are refused: depthgraph never fetches from the network at run time.
+- :func:`serialize_value` turns any runtime value into JSON-able data: images become
+  ``{"type": "base64", "value": <JPEG or PNG>, "parent_id": ...}``, numpy arrays nested lists,
+  ``supervision.Detections`` the Roboflow inference predictions JSON, point clouds a summary.
+- :func:`detections_from_inference_json` reads that predictions JSON back into Detections.
+
+supervision is imported lazily (only when detections are decoded).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from depthgraph.engine.errors import RuntimeInputError
+from depthgraph.engine.values import PointCloud, WorkflowImageData
+
+IMAGE_FORMATS = ("jpeg", "png")
+_DATA_URI_PREFIX = "data:"
+
+
+# --- images in ---------------------------------------------------------------------------------
+
+
+def _input_error(input_name: str, message: str) -> RuntimeInputError:
+    return RuntimeInputError(f"input '{input_name}': {message}", context=f"input '{input_name}'")
+
+
+def _array_to_bgr(array: np.ndarray, input_name: str) -> np.ndarray:
+    if array.dtype != np.uint8:
+        if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.number):
+            raise _input_error(input_name, f"image arrays must be uint8, got dtype {array.dtype}")
+        raise _input_error(
+            input_name,
+            f"image arrays must be uint8 (0-255), got dtype {array.dtype}; convert with "
+            "np.clip(a, 0, 255).astype(np.uint8)",
+        )
+    if array.ndim == 2:
+        return np.ascontiguousarray(np.repeat(array[:, :, None], 3, axis=2))
+    if array.ndim == 3 and array.shape[2] == 1:
+        return np.ascontiguousarray(np.repeat(array, 3, axis=2))
+    if array.ndim == 3 and array.shape[2] == 3:
+        return array
+    if array.ndim == 3 and array.shape[2] == 4:
+        return np.ascontiguousarray(array[:, :, :3])  # BGRA -> BGR (alpha dropped)
+    raise _input_error(
+        input_name,
+        f"image arrays must be HxW (gray), HxWx3 (BGR) or HxWx4 (BGRA); got shape {array.shape}",
+    )
+
+
+def _decode_bytes(data: bytes, input_name: str) -> np.ndarray:
+    import cv2
+
+    if not data:
+        raise _input_error(input_name, "the image data is empty")
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise _input_error(input_name, f"cannot decode {len(data)} bytes as an image (PNG, JPEG, ...)")
+    if image.dtype != np.uint8:  # 16-bit PNG and friends: scale to 8 bit
+        image = (image.astype(np.float64) / max(float(np.iinfo(image.dtype).max), 1.0) * 255.0).round().astype(np.uint8) \
+            if np.issubdtype(image.dtype, np.integer) else np.clip(image, 0, 255).astype(np.uint8)
+    return _array_to_bgr(image, input_name)
+
+
+def _decode_base64(text: str, input_name: str) -> np.ndarray:
+    if text.startswith(_DATA_URI_PREFIX):
+        _, _, text = text.partition(",")
+    try:
+        data = base64.b64decode(text.strip(), validate=False)
+    except (binascii.Error, ValueError) as exc:
+        raise _input_error(input_name, f"not valid base64: {exc}") from exc
+    return _decode_bytes(data, input_name)
+
+
+def _is_url(text: str) -> bool:
+    return text.lower().startswith(("http://", "https://", "ftp://", "s3://", "gs://"))
+
+
+def _decode_string(text: str, input_name: str) -> tuple[np.ndarray, str | None]:
+    if _is_url(text):
+        raise _input_error(
+            input_name,
+            f"URLs are not fetched ('{text[:80]}'); download the image and pass a path, bytes or base64",
+        )
+    if len(text) < 4096 and not text.startswith(_DATA_URI_PREFIX):
+        path = Path(text).expanduser()
+        if path.is_file():
+            data = path.read_bytes()
+            return _decode_bytes(data, input_name), str(path)
+        looks_like_path = os.sep in text or "." in text[-6:]
+        if looks_like_path and not _is_probably_base64(text):
+            raise _input_error(input_name, f"file '{text}' does not exist")
+    return _decode_base64(text, input_name), None
+
+
+def _is_probably_base64(text: str) -> bool:
+    if len(text) < 16 or len(text) % 4 not in (0, 2, 3):
+        return False
+    stripped = text.rstrip("=")
+    return all(c.isalnum() or c in "+/-_" for c in stripped[:256])
+
+
+def decode_image(value: Any, input_name: str = "image") -> WorkflowImageData:
+    """One runtime image as a :class:`WorkflowImageData`; errors name ``input_name``.
+
+    Accepted: numpy arrays (HxWx3 BGR, HxW gray, HxWx4 BGRA; uint8), a WorkflowImageData, a path
+    (str or Path), raw encoded bytes, base64 text (optionally a ``data:`` URI), a dict
+    ``{"type": "base64" | "file" | "numpy_object", "value": ...}``, or a PIL image.
+    """
+    if isinstance(value, WorkflowImageData):
+        return value
+    file_name: str | None = None
+    if isinstance(value, np.ndarray):
+        array = _array_to_bgr(value, input_name)
+    elif isinstance(value, (bytes, bytearray, memoryview)):
+        array = _decode_bytes(bytes(value), input_name)
+    elif isinstance(value, Path):
+        if not value.is_file():
+            raise _input_error(input_name, f"file '{value}' does not exist")
+        array, file_name = _decode_bytes(value.read_bytes(), input_name), str(value)
+    elif isinstance(value, str):
+        array, file_name = _decode_string(value, input_name)
+    elif isinstance(value, dict):
+        return _decode_dict(value, input_name)
+    elif hasattr(value, "convert") and hasattr(value, "size"):  # PIL.Image.Image
+        array = np.asarray(value.convert("RGB"))[:, :, ::-1]
+        array = np.ascontiguousarray(array)
+    elif value is None:
+        raise _input_error(input_name, "no image given (None)")
+    else:
+        raise _input_error(
+            input_name,
+            f"cannot read an image from {type(value).__name__}; pass a numpy array, a path, bytes or base64",
+        )
+    return WorkflowImageData(numpy_image=array, file_name=file_name)
+
+
+def _decode_dict(value: dict[str, Any], input_name: str) -> WorkflowImageData:
+    kind = value.get("type")
+    payload = value.get("value")
+    if kind == "base64" and isinstance(payload, str):
+        array = _decode_base64(payload, input_name)
+    elif kind == "file" and isinstance(payload, (str, Path)):
+        image = decode_image(Path(payload), input_name)
+        array = image.numpy_image
+    elif kind == "numpy_object" and isinstance(payload, np.ndarray):
+        array = _array_to_bgr(payload, input_name)
+    elif kind == "url":
+        raise _input_error(input_name, "URLs are not fetched; pass a path, bytes or base64")
+    else:
+        raise _input_error(
+            input_name,
+            "image objects look like {\"type\": \"base64\", \"value\": \"...\"}; got "
+            f"type={kind!r} with a {type(payload).__name__} value",
+        )
+    parent = value.get("parent_id")
+    if isinstance(parent, str) and parent:
+        return WorkflowImageData(numpy_image=array, parent_id=parent)
+    return WorkflowImageData(numpy_image=array)
+
+
+# --- values out --------------------------------------------------------------------------------
+
+
+def encode_image(image: WorkflowImageData | np.ndarray, image_format: str = "jpeg", quality: int = 95) -> str:
+    """An image as base64 text of a JPEG (default) or PNG file."""
+    import cv2
+
+    array = image.numpy_image if isinstance(image, WorkflowImageData) else image
+    if image_format not in IMAGE_FORMATS:
+        raise ValueError(f"image_format must be one of {IMAGE_FORMATS}, got {image_format!r}")
+    if image_format == "jpeg":
+        ok, buf = cv2.imencode(".jpg", array, [int(cv2.IMWRITE_JPEG_QUALITY), int(quality)])
+    else:
+        ok, buf = cv2.imencode(".png", array)
+    if not ok:  # pragma: no cover - cv2 encodes every uint8 image
+        raise ValueError("could not encode the image")
+    return base64.b64encode(buf.tobytes()).decode("ascii")
+
+
+def _array_to_json(array: np.ndarray) -> Any:
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        obj = array.astype(object)
+        obj[~np.isfinite(array)] = None
+        return obj.tolist()
+    return array.tolist()
+
+
+def _is_detections(value: Any) -> bool:
+    sv = sys.modules.get("supervision")
+    return sv is not None and isinstance(value, sv.Detections)
+
+
+def serialize_value(value: Any, *, include_points: bool = False, image_format: str = "jpeg") -> Any:
+    """Any runtime value as JSON-able data (see the module docstring)."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, WorkflowImageData):
+        return {
+            "type": "base64",
+            "value": encode_image(value, image_format),
+            "format": image_format,
+            "parent_id": value.parent_id,
+            "width": value.width,
+            "height": value.height,
+        }
+    if isinstance(value, np.ndarray):
+        return _array_to_json(value)
+    if isinstance(value, np.generic):
+        return serialize_value(value.item())
+    if isinstance(value, PointCloud):
+        out: dict[str, Any] = {"type": "point_cloud", **value.summary(), "parent_id": value.parent_id}
+        if include_points:
+            out["points"] = _array_to_json(value.points)
+            out["colors"] = value.colors.tolist() if value.colors is not None else None
+        return out
+    if _is_detections(value):
+        return detections_to_inference_json(value)
+    if isinstance(value, dict):
+        return {str(k): serialize_value(v, include_points=include_points, image_format=image_format) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [serialize_value(v, include_points=include_points, image_format=image_format) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "model_dump"):  # pydantic models
+        return serialize_value(value.model_dump(), include_points=include_points, image_format=image_format)
+    return repr(value)
+
+
+def serialize_outputs(
+    results: list[dict[str, Any]], include_points: bool = False, image_format: str = "jpeg"
+) -> list[dict[str, Any]]:
+    """Workflow results (one dict per batch element) as JSON-able data."""
+    return [
+        {name: serialize_value(v, include_points=include_points, image_format=image_format) for name, v in r.items()}
+        for r in results
+    ]
+
+
+# --- detections --------------------------------------------------------------------------------
+
+
+def detections_to_inference_json(detections: Any, image_size: tuple[int, int] | None = None) -> dict[str, Any]:
+    """A ``supervision.Detections`` as Roboflow inference predictions JSON.
+
+    ``image_size`` is (width, height); without it the size is read from the detections' data
+    (``image_dimensions``, as (height, width)) when present.
+    """
+    data = dict(detections.data or {})
+    n = len(detections)
+    if image_size is None and "image_dimensions" in data and n:
+        h, w = np.asarray(data["image_dimensions"])[0][:2]
+        image_size = (int(w), int(h))
+    predictions = []
+    xyxy = np.asarray(detections.xyxy, dtype=np.float64).reshape(-1, 4)
+    class_names = data.pop("class_name", None)
+    detection_ids = data.pop("detection_id", None)
+    data.pop("image_dimensions", None)
+    for i in range(n):
+        x1, y1, x2, y2 = xyxy[i]
+        pred: dict[str, Any] = {
+            "x": float((x1 + x2) / 2),
+            "y": float((y1 + y2) / 2),
+            "width": float(x2 - x1),
+            "height": float(y2 - y1),
+            "confidence": float(detections.confidence[i]) if detections.confidence is not None else None,
+            "class": str(class_names[i]) if class_names is not None else None,
+            "class_id": int(detections.class_id[i]) if detections.class_id is not None else None,
+            "detection_id": str(detection_ids[i]) if detection_ids is not None else f"{i}",
+        }
+        if detections.tracker_id is not None:
+            pred["tracker_id"] = int(detections.tracker_id[i])
+        for key, column in data.items():
+            pred[key] = serialize_value(column[i])
+        predictions.append(pred)
+    image = {"width": image_size[0], "height": image_size[1]} if image_size else {"width": None, "height": None}
+    return {"image": image, "predictions": predictions}
+
+
+_PREDICTION_KEYS = {"x", "y", "width", "height", "confidence", "class", "class_id", "detection_id", "tracker_id", "points"}
+
+
+def detections_from_inference_json(payload: Any, image_size: tuple[int, int] | None = None, input_name: str = "predictions") -> Any:
+    """Roboflow predictions JSON (``{"image": ..., "predictions": [...]}`` or a bare list of
+    predictions) as a ``supervision.Detections`` (boxes; ``class_name``, ``detection_id`` and any
+    other per-prediction field shared by all predictions go into ``data``).
+
+    ``image_size`` is (width, height); it overrides the payload's ``image``.
+    """
+    import supervision as sv
+
+    if isinstance(payload, dict):
+        preds = payload.get("predictions")
+        if not isinstance(preds, list):
+            raise _input_error(input_name, "a predictions object needs a 'predictions' list")
+        img = payload.get("image") or {}
+        if image_size is None and isinstance(img, dict) and img.get("width") and img.get("height"):
+            image_size = (int(img["width"]), int(img["height"]))
+    elif isinstance(payload, list):
+        preds = payload
+    else:
+        raise _input_error(input_name, f"expected a predictions object or list, got {type(payload).__name__}")
+    xyxy = np.zeros((len(preds), 4), dtype=np.float32)
+    confidence = np.ones(len(preds), dtype=np.float32)
+    class_id = np.zeros(len(preds), dtype=int)
+    class_name: list[str] = []
+    detection_id: list[str] = []
+    extra: dict[str, list[Any]] = {}
+    for i, p in enumerate(preds):
+        if not isinstance(p, dict):
+            raise _input_error(input_name, f"predictions[{i}] must be an object, got {type(p).__name__}")
+        try:
+            x, y, w, h = (float(p[k]) for k in ("x", "y", "width", "height"))
+        except KeyError as exc:
+            raise _input_error(input_name, f"predictions[{i}] has no '{exc.args[0]}'") from exc
+        except (TypeError, ValueError) as exc:
+            raise _input_error(input_name, f"predictions[{i}]: x, y, width and height must be numbers") from exc
+        xyxy[i] = (x - w / 2, y - h / 2, x + w / 2, y + h / 2)
+        if p.get("confidence") is not None:
+            confidence[i] = float(p["confidence"])
+        if p.get("class_id") is not None:
+            class_id[i] = int(p["class_id"])
+        class_name.append(str(p.get("class", p.get("class_name", ""))))
+        detection_id.append(str(p.get("detection_id", i)))
+        for key, v in p.items():
+            if key not in _PREDICTION_KEYS and key != "class_name":
+                extra.setdefault(key, []).append(v)
+    data: dict[str, Any] = {"class_name": np.array(class_name, dtype=str), "detection_id": np.array(detection_id, dtype=str)}
+    for key, values in extra.items():
+        if len(values) == len(preds):
+            data[key] = np.array(values)
+    if image_size is not None and len(preds):
+        data["image_dimensions"] = np.tile(np.array([image_size[1], image_size[0]]), (len(preds), 1))
+    return sv.Detections(xyxy=xyxy, confidence=confidence, class_id=class_id, data=data)
+
+
+__all__ = [
+    "decode_image",
+    "detections_from_inference_json",
+    "detections_to_inference_json",
+    "encode_image",
+    "serialize_outputs",
+    "serialize_value",
+]
