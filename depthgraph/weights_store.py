@@ -1,0 +1,186 @@
+"""The local weights directory behind ``depthgraph weights``: list, import, download.
+
+Layout (the one ``AutoModel.from_pretrained`` reads)::
+
+    $DEPTHGRAPH_WEIGHTS_DIR/            (default: ~/.cache/depthgraph/weights)
+        DA3-SMALL/model.safetensors  [config.json]
+        DA3-BASE/model.safetensors   [config.json]
+
+Only numpy, safetensors and (for downloads) huggingface_hub are used here: no torch.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from depthgraph.models.depth_anything_v3.recipe import (
+    canonical_variant,
+    official_keys,
+    weights_folder_name,
+)
+
+WEIGHTS_DIR_ENV = "DEPTHGRAPH_WEIGHTS_DIR"
+DEFAULT_WEIGHTS_DIR = Path("~/.cache/depthgraph/weights")
+VARIANTS = ("small", "base")
+WEIGHTS_FILE = "model.safetensors"
+
+
+class WeightsError(Exception):
+    """A weights operation failed; the message is one line meant for the user."""
+
+
+def weights_dir() -> Path:
+    """The local weights root: ``$DEPTHGRAPH_WEIGHTS_DIR`` or ``~/.cache/depthgraph/weights``."""
+    try:  # follow the model package when it defines the location itself
+        from depthgraph.models.depth_anything_v3 import weights as model_weights  # type: ignore
+
+        getter = getattr(model_weights, "weights_dir", None) or getattr(
+            model_weights, "default_weights_dir", None
+        )
+        if callable(getter):
+            return Path(getter())
+    except Exception:  # noqa: BLE001 - the module may be absent or import torch-free helpers only
+        pass
+    value = os.environ.get(WEIGHTS_DIR_ENV)
+    return Path(value).expanduser() if value else DEFAULT_WEIGHTS_DIR.expanduser()
+
+
+def hub_repo_id(variant: str) -> str:
+    """The Hugging Face repository of a variant (``depth-anything/DA3-SMALL``)."""
+    return f"depth-anything/{weights_folder_name(variant)}"
+
+
+@dataclass(frozen=True)
+class WeightsStatus:
+    """What the weights directory holds for one variant."""
+
+    variant: str
+    path: Path
+    present: bool
+    size_bytes: int = 0
+    tensors_found: int = 0
+    tensors_expected: int = 0
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.present and self.problem is None
+
+
+def _checkpoint_keys(path: Path) -> set[str]:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="numpy") as handle:
+        return set(handle.keys())
+
+
+def check_checkpoint(path: Path, variant: str) -> tuple[int, int, str | None]:
+    """(tensors found, tensors expected, problem or None) for a ``.safetensors`` file.
+
+    Names are compared with the official DA3 names, with or without their ``model.`` prefix.
+    """
+    expected = {name for name, _ in official_keys(variant)}
+    try:
+        keys = _checkpoint_keys(path)
+    except Exception as exc:  # noqa: BLE001 - any parse failure means "not a usable checkpoint"
+        return 0, len(expected), f"not a readable safetensors file ({type(exc).__name__}: {exc})"
+    normalized = {k if k in expected else f"model.{k}" for k in keys}
+    missing = expected - normalized
+    if missing:
+        example = sorted(missing)[0]
+        return (
+            len(keys),
+            len(expected),
+            f"{len(missing)} of {len(expected)} DA3-{variant} tensors missing (e.g. '{example}')",
+        )
+    return len(keys), len(expected), None
+
+
+def status(variant: str, root: Path | None = None) -> WeightsStatus:
+    """The state of one variant's checkpoint in the weights directory."""
+    variant = canonical_variant(variant)
+    root = weights_dir() if root is None else Path(root)
+    path = root / weights_folder_name(variant) / WEIGHTS_FILE
+    if not path.is_file():
+        return WeightsStatus(variant, path, present=False,
+                             tensors_expected=len(official_keys(variant)))
+    found, expected, problem = check_checkpoint(path, variant)
+    return WeightsStatus(variant, path, True, path.stat().st_size, found, expected, problem)
+
+
+def list_weights(root: Path | None = None) -> list[WeightsStatus]:
+    """The status of every known variant."""
+    return [status(v, root) for v in VARIANTS]
+
+
+def _source_file(source: Path) -> Path:
+    if source.is_dir():
+        candidate = source / WEIGHTS_FILE
+        if candidate.is_file():
+            return candidate
+        found = sorted(source.glob("*.safetensors"))
+        if len(found) == 1:
+            return found[0]
+        raise WeightsError(f"{source}: no {WEIGHTS_FILE} in this folder")
+    if not source.is_file():
+        raise WeightsError(f"{source}: no such file")
+    return source
+
+
+def import_weights(source: str | Path, variant: str, root: Path | None = None) -> Path:
+    """Check a checkpoint against the official DA3 tensor names and copy it into the store.
+
+    ``source`` is a ``.safetensors`` file or a folder holding ``model.safetensors`` (a hub
+    snapshot, for instance); a ``config.json`` next to it is copied too. Returns the new path.
+    """
+    variant = canonical_variant(variant)
+    src = _source_file(Path(source).expanduser())
+    _, _, problem = check_checkpoint(src, variant)
+    if problem is not None:
+        raise WeightsError(f"{src}: {problem}")
+    root = weights_dir() if root is None else Path(root)
+    target_dir = root / weights_folder_name(variant)
+    target_dir.mkdir(parents=True, exist_ok=True)
+    target = target_dir / WEIGHTS_FILE
+    partial = target_dir / (WEIGHTS_FILE + ".partial")
+    shutil.copyfile(src, partial)
+    partial.replace(target)
+    config = src.parent / "config.json"
+    if config.is_file():
+        shutil.copyfile(config, target_dir / "config.json")
+    return target
+
+
+def download_weights(variant: str, root: Path | None = None) -> Path:
+    """Download a variant's checkpoint from the Hugging Face hub into the store.
+
+    Raises :class:`WeightsError` with one line when offline or when the hub refuses.
+    """
+    variant = canonical_variant(variant)
+    repo = hub_repo_id(variant)
+    root = weights_dir() if root is None else Path(root)
+    target_dir = root / weights_folder_name(variant)
+    try:
+        from huggingface_hub import hf_hub_download
+
+        path = Path(hf_hub_download(repo_id=repo, filename=WEIGHTS_FILE, local_dir=str(target_dir)))
+        try:
+            hf_hub_download(repo_id=repo, filename="config.json", local_dir=str(target_dir))
+        except Exception:  # noqa: BLE001 - the config is optional
+            pass
+    except Exception as exc:  # noqa: BLE001 - network, offline mode, auth, missing repo
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+        hint = "HF_HUB_OFFLINE is set; " if offline else ""
+        raise WeightsError(
+            f"could not download {repo}/{WEIGHTS_FILE} ({hint}{type(exc).__name__}: {reason}). "
+            f"On a machine with internet, download it and run "
+            f"'depthgraph weights import PATH --model {variant}'."
+        ) from exc
+    _, _, problem = check_checkpoint(path, variant)
+    if problem is not None:
+        raise WeightsError(f"downloaded {path} but {problem}")
+    return path
