@@ -381,6 +381,11 @@ def _manifest_errors(exc: ValidationError, step: _ParsedStep) -> list[WorkflowEr
                     )
                 )
                 continue
+        if field_name in selector_fields:  # the selector branch's pattern message helps no one
+            literal = [m for m in msgs if "should match pattern" not in m]
+            if len(literal) < len(msgs):
+                msgs = [f"got {raw_value!r}: expected a selector ({SELECTOR_HELP.removeprefix('expected ')})"
+                        + (f" or a literal ({'; '.join(literal)})" if literal else "")]
         out.append(DefinitionParsingError("; ".join(msgs), **kw))
     return out
 
