@@ -302,28 +302,12 @@ def describe(
 
 
 def _block_inputs(block: dict[str, Any]) -> dict[str, Any]:
-    """Input name -> kinds from one described block (selector inputs; literals as 'value')."""
-    inputs = block.get("inputs")
-    if isinstance(inputs, dict):
-        return inputs
-    if isinstance(inputs, list):
-        return {i.get("name", "?"): i.get("kind") or i.get("kinds") for i in inputs}
-    schema = block.get("block_schema", {})
-    result = {}
-    for name, prop in schema.get("properties", {}).items():
-        if name in ("type", "name"):
-            continue
-        kinds = _schema_kinds(prop)
-        result[name] = kinds or [{"name": "value"}]
+    """Input name -> kinds: selector inputs with their kinds, other properties as 'value'."""
+    result: dict[str, Any] = dict(block.get("input_kinds") or {})
+    for name in block.get("block_schema", {}).get("properties", {}):
+        if name not in ("type", "name") and name not in result:
+            result[name] = ["value"]
     return result
-
-
-def _schema_kinds(prop: dict[str, Any]) -> list[Any]:
-    found = list(prop.get("kind", []))
-    for key in ("anyOf", "oneOf", "allOf"):
-        for sub in prop.get(key, []):
-            found.extend(_schema_kinds(sub))
-    return found
 
 
 # --- serve ---------------------------------------------------------------------------------------

@@ -222,8 +222,9 @@ def definition_hash(definition: dict[str, Any]) -> str:
 class WorkflowCache:
     """A bounded LRU of compiled workflows keyed by definition hash (thread-safe)."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, registry: Any = None) -> None:
         self.size = max(0, size)
+        self.registry = registry
         self._items: OrderedDict[str, Any] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
@@ -239,7 +240,7 @@ class WorkflowCache:
                 self.hits += 1
                 return self._items[key]
             self.misses += 1
-        workflow = Workflow.from_definition(definition)
+        workflow = Workflow.from_definition(definition, self.registry)
         with self._lock:
             self._items[key] = workflow
             self._items.move_to_end(key)
@@ -365,13 +366,34 @@ def _device() -> str:
     return "cpu"
 
 
-def create_app(settings: ServerSettings | None = None) -> FastAPI:
-    """The FastAPI app serving depthgraph workflows under ``settings``."""
+def refuse_sinks(definition: dict[str, Any], registry: Any = None) -> None:
+    """Raise 403 when a step is a "sink" block (it would write files on the server)."""
+    from depthgraph.engine.registry import get_registry
+
+    registry = registry or get_registry()
+    steps = definition.get("steps")
+    for step in steps if isinstance(steps, list) else []:
+        if not isinstance(step, dict):
+            continue
+        entry = registry.get(str(step.get("type", "")))
+        if entry is not None and entry.manifest_class.block_metadata().get("block_type") == "sink":
+            raise ServerError(403, f"step '{step.get('name')}' ({entry.identifier}) writes files on "
+                              "the server; sink blocks are disabled here (start the server with "
+                              "--allow-sinks to enable them)", "SinkBlocksDisabled",
+                              f"step '{step.get('name')}'")
+
+
+def create_app(settings: ServerSettings | None = None, registry: Any = None) -> FastAPI:
+    """The FastAPI app serving depthgraph workflows under ``settings``.
+
+    ``registry`` (a :class:`~depthgraph.engine.registry.BlockRegistry`) replaces the process-wide
+    block registry, for tests and embedding.
+    """
     settings = settings or ServerSettings.from_env()
     app = FastAPI(title="depthgraph", version=depthgraph.__version__,
                   description="Depth Anything 3 workflows over the Roboflow Workflows HTTP surface.")
     app.state.settings = settings
-    app.state.cache = WorkflowCache(settings.workflow_cache_size)
+    app.state.cache = WorkflowCache(settings.workflow_cache_size, registry)
     app.state.pool = ThreadPoolExecutor(max_workers=max(1, settings.inference_workers),
                                         thread_name_prefix="depthgraph-infer")
     app.state.pending = 0
@@ -495,14 +517,14 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         """JSON schema of a workflow definition."""
         from depthgraph.engine.describe import definition_schema as schema
 
-        return {"schema": schema()}
+        return {"schema": schema(registry)}
 
     @app.post("/workflows/blocks/describe", dependencies=[Depends(require_key)])
     async def blocks_describe(_: DescribeRequest | None = None) -> dict[str, Any]:
         """Every block with its inputs, outputs and kinds (for visual editors)."""
         from depthgraph.engine.describe import describe
 
-        return describe()
+        return describe(registry)
 
     @app.post("/workflows/validate", dependencies=[Depends(require_key)])
     async def validate(body: dict[str, Any]) -> dict[str, Any]:
@@ -512,7 +534,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         definition = body.get("specification", body)
         if not isinstance(definition, dict):
             raise ServerError(400, "specification: expected a JSON object", "DefinitionParsingError")
-        errors = await in_worker(lambda: validate_definition(definition))
+        errors = await in_worker(lambda: validate_definition(definition, registry))
         if not errors:
             return {"status": "ok"}
         body_out = combined_error_body(errors)
@@ -522,6 +544,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     async def run(body: WorkflowRunRequest) -> dict[str, Any]:
         """Compile (cached by hash) and run a workflow; one output dict per batch element."""
         from depthgraph.engine.serialization import serialize_outputs
+
+        if not settings.allow_sinks:
+            refuse_sinks(body.specification, registry)
 
         def work() -> list[dict[str, Any]]:
             workflow = app.state.cache.get_or_compile(body.specification)
