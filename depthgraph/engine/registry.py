@@ -68,8 +68,8 @@ class BlockRegistry:
                 if taken.block_class is entry.block_class:
                     return  # the same class offered twice by one source: harmless
                 raise DuplicateBlockError(
-                    f"block name '{name}' is registered twice: by {taken.block_class.__qualname__} "
-                    f"from {taken.source} and by {entry.block_class.__qualname__} from {source}"
+                    f"block name '{name}' is registered twice: by {_class_name(taken.block_class)} "
+                    f"from {taken.source} and by {_class_name(entry.block_class)} from {source}"
                 )
         self.blocks[entry.identifier] = entry
         for name in [entry.identifier, *entry.aliases]:
@@ -97,6 +97,10 @@ class BlockRegistry:
 
     def __len__(self) -> int:
         return len(self.blocks)
+
+
+def _class_name(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def _check_block_class(block_class: Any, source: str) -> type[WorkflowBlock]:
