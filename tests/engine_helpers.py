@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal, Optional, Union
 
 import numpy as np
-from pydantic import ConfigDict, Field
+from pydantic import AliasChoices, ConfigDict, Field
 
 from depthgraph.blocks.base import WorkflowBlock
 from depthgraph.engine.kinds import (
@@ -68,7 +68,7 @@ class ImageInfoBlock(WorkflowBlock):
 
 class BatchMeanManifest(BlockManifest):
     type: Literal["test/batch_mean@v1"]
-    images: Selector([IMAGE_KIND])
+    images: Selector([IMAGE_KIND]) = Field(validation_alias=AliasChoices("images", "image"))
     scale: Union[Selector([FLOAT_KIND]), float] = 1.0
 
     @classmethod

@@ -336,3 +336,14 @@ def test_non_object_definition_pieces():
     errs = errors_of({"version": 1, "inputs": {}, "steps": ["x"], "outputs": [3]})
     props = [e.property for e in errs]
     assert props == ["version", "inputs", "outputs[0]", "steps[0]"]
+
+
+def test_alias_choices_keys_are_accepted_and_named_as_written():
+    d = definition([image_input(), param("p", 1.0)], [{"type": "test/batch_mean@v1", "name": "bm", "image": "$inputs.image"}], [])
+    assert compile_(d).steps[0].bindings[0].name == "images"
+    d["steps"][0]["image"] = "$inputs.p"
+    d["inputs"][1]["kind"] = ["string"]
+    err = one_error(d, KindMismatchError)
+    assert (err.step, err.property) == ("bm", "image")
+    del d["steps"][0]["image"]
+    assert one_error(d, DefinitionParsingError).property == "images"

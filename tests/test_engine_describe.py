@@ -51,6 +51,8 @@ def _full_definition() -> dict:
             {"type": "legacy/add@v1", "name": "a", "value": "$steps.info.mean", "amount": 3},
             {"type": "test/sum@v1", "name": "s", "values": ["$steps.a.result", 1.0]},
             {"type": "test/count@v1", "name": "c", "predictions": "$inputs.s", "minConfidence": 0.2},
+            {"type": "test/batch_mean@v1", "name": "bm", "image": "$inputs.image"},
+            {"type": "test/batch_mean@v1", "name": "bm2", "images": "$inputs.image"},
         ],
         [output("all", "$steps.info.*"), {"type": "JsonField", "name": "t", "selector": "$steps.s.total", "coordinates_system": "own"}],
     )
@@ -71,6 +73,7 @@ def test_definition_schema_validates_good_and_rejects_bad_definitions():
         {"inputs": [{"type": "WorkflowVideo", "name": "v"}]},
         {"outputs": [{"type": "JsonField", "name": "o"}]},  # no selector
         {"stepz": []},
+        {"steps": [{"type": "test/batch_mean@v1", "name": "bm"}]},  # neither 'images' nor 'image'
     ]
     for bad in bad_cases:
         assert list(validator.iter_errors(bad)), bad
@@ -103,3 +106,14 @@ def test_describe_and_validate_do_not_import_torch_in_a_fresh_process():
     assert report["torch"] is False
     assert report["schema"] is True
     assert report["errors"] == []
+
+
+def test_definition_schema_of_loaded_blocks_accepts_the_example_workflows():
+    jsonschema = pytest.importorskip("jsonschema")
+    examples = sorted((REPO / "examples" / "workflows").glob("*.json"))
+    if not examples:
+        pytest.skip("no example workflows")
+    validator = jsonschema.Draft202012Validator(definition_schema())
+    for path in examples:
+        errors = [e.message for e in validator.iter_errors(json.loads(path.read_text()))]
+        assert errors == [], path.name

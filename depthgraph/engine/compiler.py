@@ -34,6 +34,7 @@ from depthgraph.engine.definition import (
     WorkflowImageInput,
     WorkflowParameterInput,
     looks_like_selector,
+    manifest_field_keys,
     parse_selector,
 )
 from depthgraph.engine.errors import (
@@ -342,7 +343,9 @@ def _manifest_errors(exc: ValidationError, step: _ParsedStep) -> list[WorkflowEr
     """One error per property of the step, messages of the same property joined."""
     assert step.manifest_class is not None
     selector_fields = step.manifest_class.selector_kinds()
-    by_alias = {(info.alias or name): name for name, info in step.manifest_class.model_fields.items()}
+    field_keys = manifest_field_keys(step.manifest_class)
+    by_alias = {key: name for name, keys in field_keys.items() for key in keys}
+    primary = [keys[0] for name, keys in field_keys.items() if name not in ("type", "name")]
     grouped: dict[str, list[str]] = {}
     kinds: dict[str, str] = {}
     for err in exc.errors():
@@ -351,7 +354,7 @@ def _manifest_errors(exc: ValidationError, step: _ParsedStep) -> list[WorkflowEr
         detail = _loc(loc[1:])
         msg = err["msg"] if not detail else f"{detail}: {err['msg']}"
         if err["type"] == "extra_forbidden":
-            accepted = ", ".join(a for a in by_alias if a not in ("type", "name")) or "nothing"
+            accepted = ", ".join(primary) or "nothing"
             msg = f"unknown property (this block accepts: {accepted})"
         elif err["type"] == "missing":
             msg = "required property is missing"
@@ -457,10 +460,12 @@ def _step_output_kinds(manifest: BlockManifest) -> dict[str, list[str]]:
 
 
 def _user_key(manifest_class: type[BlockManifest], field_name: str, raw: dict[str, Any]) -> str:
-    alias = manifest_class.model_fields[field_name].alias
-    if alias and alias in raw:
-        return alias
-    return field_name if field_name in raw or not alias else alias
+    """The key the user wrote for a field (or the schema's key when the field was left out)."""
+    keys = manifest_field_keys(manifest_class)[field_name]
+    for key in keys:
+        if key in raw:
+            return key
+    return keys[0]
 
 
 def build_graph(parsed: _Parsed, errors: list[WorkflowError]) -> _Graph:

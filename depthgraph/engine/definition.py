@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -151,3 +152,30 @@ def looks_like_selector(value: Any) -> bool:
 
 
 SELECTOR_HELP = "expected '$inputs.<name>' or '$steps.<step>.<output>'"
+
+
+@lru_cache(maxsize=None)
+def manifest_field_keys(manifest_class: type[BaseModel]) -> dict[str, list[str]]:
+    """Field name -> every JSON key that sets it, the schema's key first.
+
+    A key is the field's ``validation_alias`` choices, its ``alias``, and (manifests populate by
+    name) the field name itself.
+    """
+    from pydantic import AliasChoices, AliasPath
+
+    keys: dict[str, list[str]] = {}
+    for name, info in manifest_class.model_fields.items():
+        found: list[str] = []
+        va = info.validation_alias
+        if isinstance(va, str):
+            found.append(va)
+        elif isinstance(va, AliasChoices):
+            found.extend(c for c in va.choices if isinstance(c, str))
+        elif isinstance(va, AliasPath):  # pragma: no cover - not used by manifests
+            pass
+        if info.alias and info.alias not in found:
+            found.append(info.alias)
+        if name not in found:
+            found.append(name)
+        keys[name] = found
+    return keys

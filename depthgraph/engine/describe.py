@@ -13,7 +13,12 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from depthgraph.engine.definition import JsonFieldOutput, WorkflowImageInput, WorkflowParameterInput
+from depthgraph.engine.definition import (
+    JsonFieldOutput,
+    WorkflowImageInput,
+    WorkflowParameterInput,
+    manifest_field_keys,
+)
 from depthgraph.engine.registry import BlockEntry, BlockRegistry, get_registry
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -47,8 +52,30 @@ def describe_block(entry: BlockEntry) -> dict[str, Any]:
 
 
 def _alias(manifest_class: Any, field: str) -> str:
-    info = manifest_class.model_fields.get(field)
-    return (info.alias or field) if info is not None else field
+    """The JSON key of a field as the manifest's schema names it."""
+    keys = manifest_field_keys(manifest_class).get(field)
+    return keys[0] if keys else field
+
+
+def _widen_keys(schema: dict[str, Any], manifest_class: Any) -> None:
+    """Let a manifest schema accept every key that sets a field (aliases, alias choices, name)."""
+    props = schema.get("properties", {})
+    required = list(schema.get("required", []))
+    any_of_required = []
+    for keys in manifest_field_keys(manifest_class).values():
+        present = [k for k in keys if k in props]
+        if not present or len(keys) == 1:
+            continue
+        primary = present[0]
+        for key in keys:
+            props.setdefault(key, props[primary])
+        if primary in required:
+            required.remove(primary)
+            any_of_required.append({"anyOf": [{"required": [k]} for k in keys]})
+    if "required" in schema:
+        schema["required"] = required
+    if any_of_required:
+        schema["allOf"] = [*schema.get("allOf", []), *any_of_required]
 
 
 def kinds_connections(registry: BlockRegistry) -> dict[str, list[dict[str, Any]]]:
@@ -74,8 +101,8 @@ def kinds_connections(registry: BlockRegistry) -> dict[str, list[dict[str, Any]]
 def definition_schema(registry: BlockRegistry | None = None) -> dict[str, Any]:
     """A JSON schema (draft 2020-12) that validates any definition built from the loaded blocks.
 
-    Steps validate against the manifest schema of their ``type`` (properties by their JSON names,
-    i.e. aliases where a field has one).
+    Steps validate against the manifest schema of their ``type``; every key that sets a field (its
+    alias, alias choices and name) is accepted, as the compiler accepts them.
     """
     registry = registry or get_registry()
     manifests = [e.manifest_class for e in sorted(registry.blocks.values(), key=lambda e: e.identifier)]
@@ -87,6 +114,9 @@ def definition_schema(registry: BlockRegistry | None = None) -> dict[str, Any]:
     def ref(model: Any) -> dict[str, Any]:
         return refs[(model, "validation")]
 
+    all_defs = defs.get("$defs", {})
+    for m in manifests:
+        _widen_keys(all_defs[ref(m)["$ref"].rsplit("/", 1)[-1]], m)
     step_refs = [ref(m) for m in manifests]
     return {
         "$schema": SCHEMA_DIALECT,
@@ -99,7 +129,7 @@ def definition_schema(registry: BlockRegistry | None = None) -> dict[str, Any]:
             "outputs": {"type": "array", "items": ref(JsonFieldOutput)},
         },
         "additionalProperties": False,
-        "$defs": defs.get("$defs", {}),
+        "$defs": all_defs,
     }
 
 
