@@ -70,33 +70,44 @@ class WeightsStatus:
         return self.present and self.problem is None
 
 
-def _checkpoint_keys(path: Path) -> set[str]:
+def _checkpoint_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """Tensor name -> shape, read from the safetensors header only (no tensor data)."""
     from safetensors import safe_open
 
     with safe_open(str(path), framework="numpy") as handle:
-        return set(handle.keys())
+        return {k: tuple(handle.get_slice(k).get_shape()) for k in handle.keys()}
+
+
+def _optional(name: str) -> bool:
+    """Tensors of groups monocular depth does not use (a real file may lack them)."""
+    from depthgraph.models.depth_anything_v3.weights import is_unused
+
+    return is_unused(name[len("model."):] if name.startswith("model.") else name)
 
 
 def check_checkpoint(path: Path, variant: str) -> tuple[int, int, str | None]:
     """(tensors found, tensors expected, problem or None) for a ``.safetensors`` file.
 
-    Names are compared with the official DA3 names, with or without their ``model.`` prefix.
+    Names and shapes are compared with the official DA3 ones (the ``model.`` prefix optional;
+    the groups monocular depth ignores may be absent).
     """
-    expected = {name for name, _ in official_keys(variant)}
+    expected = dict(official_keys(variant))
     try:
-        keys = _checkpoint_keys(path)
+        shapes = _checkpoint_shapes(path)
     except Exception as exc:  # noqa: BLE001 - any parse failure means "not a usable checkpoint"
         return 0, len(expected), f"not a readable safetensors file ({type(exc).__name__}: {exc})"
-    normalized = {k if k in expected else f"model.{k}" for k in keys}
-    missing = expected - normalized
+    found = {(k if k in expected else f"model.{k}"): v for k, v in shapes.items()}
+    missing = [n for n in expected if n not in found and not _optional(n)]
     if missing:
-        example = sorted(missing)[0]
-        return (
-            len(keys),
-            len(expected),
-            f"{len(missing)} of {len(expected)} DA3-{variant} tensors missing (e.g. '{example}')",
-        )
-    return len(keys), len(expected), None
+        return (len(shapes), len(expected),
+                f"{len(missing)} of {len(expected)} DA3-{variant} tensors missing "
+                f"(e.g. '{missing[0]}')")
+    for name, shape in expected.items():
+        if name in found and tuple(found[name]) != tuple(shape):
+            return (len(shapes), len(expected),
+                    f"tensor '{name}' has shape {list(found[name])}, DA3-{variant} expects "
+                    f"{list(shape)} (is it the other model size?)")
+    return len(shapes), len(expected), None
 
 
 def status(variant: str, root: Path | None = None) -> WeightsStatus:

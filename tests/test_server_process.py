@@ -1,0 +1,51 @@
+"""The server as a real uvicorn process on 127.0.0.1: concurrent requests, then stopped."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import numpy as np
+
+from cli_helpers import (REPO_ROOT, b64, depthgraph_command, fake_depth_workflow, free_port,
+                         gradient_image, plugin_env, wait_for_server)
+
+
+def test_uvicorn_process_answers_concurrent_requests(tmp_path):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [*depthgraph_command(), "serve", "--port", str(port), "--workers", "2",
+         "--log-level", "warning"],
+        env=plugin_env(DEPTHGRAPH_API_KEY="k3y", DEPTHGRAPH_WEIGHTS_DIR=str(tmp_path)),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO_ROOT,
+    )
+    try:
+        wait_for_server(f"{base}/healthz", process)
+        images = [gradient_image(32, 16, seed=i) for i in range(12)]
+
+        def post(image):
+            body = {"specification": fake_depth_workflow(), "api_key": "k3y",
+                    "inputs": {"image": {"type": "base64", "value": b64(image)}}}
+            return httpx.post(f"{base}/workflows/run", json=body, timeout=60)
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            responses = list(pool.map(post, images))
+        assert [r.status_code for r in responses] == [200] * len(images)
+        for image, response in zip(images, responses):
+            (out,) = response.json()["outputs"]
+            np.testing.assert_allclose(out["depth"], 1 + image.mean(axis=2) / 255, atol=1e-5)
+        refused = httpx.post(f"{base}/workflows/run", json={"specification": {}, "inputs": {}})
+        assert refused.status_code == 401
+        info = httpx.get(f"{base}/info", headers={"Authorization": "Bearer k3y"}).json()
+        assert info["cached_workflows"] == 1
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+    assert process.returncode is not None
