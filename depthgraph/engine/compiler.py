@@ -680,9 +680,10 @@ def validate_definition(definition: Any, registry: BlockRegistry | None = None) 
     """Every problem of a definition (an empty list when it compiles). Instantiates no block."""
     try:
         raw = load_definition(definition)
-    except WorkflowError as exc:
+        registry = registry or get_registry()
+    except WorkflowError as exc:  # unreadable file or JSON, or a plugin that fails to load
         return [exc]
-    errors, _ = _run_stages(raw, registry or get_registry())
+    errors, _ = _run_stages(raw, registry)
     return errors
 
 

@@ -1,0 +1,117 @@
+"""Engine overhead: compile time of a 10-step chain, and per step per image run overhead.
+
+Run: ``python benchmarks/bench_engine.py`` (add ``--quick`` for fewer repetitions).
+
+The blocks here do (almost) nothing, so what is timed is the engine itself: resolving inputs,
+calling blocks, checking results, assembling outputs. Targets: compile < 5 ms, run overhead
+< 50 microseconds per step per image.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from typing import Any, Literal, Union
+
+import numpy as np
+
+from depthgraph.blocks.base import WorkflowBlock
+from depthgraph.engine.compiler import compile_workflow
+from depthgraph.engine.kinds import FLOAT_KIND, IMAGE_KIND
+from depthgraph.engine.registry import load_registry
+from depthgraph.engine.workflow import Workflow
+from depthgraph.manifests.base import BlockManifest, OutputDefinition, Selector
+
+
+class PassManifest(BlockManifest):
+    type: Literal["bench/pass@v1"]
+    image: Selector([IMAGE_KIND])
+    value: Union[Selector([FLOAT_KIND]), float] = 0.0
+
+    @classmethod
+    def describe_outputs(cls) -> list[OutputDefinition]:
+        return [OutputDefinition(name="image", kind=[IMAGE_KIND]), OutputDefinition(name="value", kind=[FLOAT_KIND])]
+
+
+class PassBlock(WorkflowBlock):
+    """Per element: hands its inputs on."""
+
+    manifest_class = PassManifest
+
+    def run(self, image: Any, value: float) -> dict[str, Any]:
+        return {"image": image, "value": value}
+
+
+class BatchPassManifest(PassManifest):
+    type: Literal["bench/batch_pass@v1"]  # type: ignore[assignment]
+
+    @classmethod
+    def batch_parameters(cls) -> list[str]:
+        return ["image"]
+
+
+class BatchPassBlock(WorkflowBlock):
+    """Batch-aware: hands its inputs on, one call per batch."""
+
+    manifest_class = BatchPassManifest
+
+    def run(self, image: list[Any], value: float) -> list[dict[str, Any]]:
+        return [{"image": im, "value": value} for im in image]
+
+
+def chain(n: int, block_type: str) -> dict[str, Any]:
+    steps = []
+    source = "$inputs.image"
+    for i in range(n):
+        steps.append({"type": block_type, "name": f"s{i}", "image": source, "value": "$inputs.v"})
+        source = f"$steps.s{i}.image"
+    return {
+        "version": "1.0",
+        "inputs": [{"type": "WorkflowImage", "name": "image"}, {"type": "WorkflowParameter", "name": "v", "default_value": 1.0, "kind": ["float"]}],
+        "steps": steps,
+        "outputs": [{"type": "JsonField", "name": "out", "selector": source}, {"type": "JsonField", "name": "all", "selector": f"$steps.s{n - 1}.*"}],
+    }
+
+
+def best_of(fn: Any, repeats: int, inner: int) -> float:
+    """Best (min) mean seconds per call over ``repeats`` rounds of ``inner`` calls."""
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        times.append((time.perf_counter() - t0) / inner)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    args = parser.parse_args()
+    repeats, inner = (3, 20) if args.quick else (7, 100)
+    registry = load_registry(builtins=False, entry_points=False, env=False, blocks=[PassBlock, BatchPassBlock])
+
+    d10 = chain(10, "bench/pass@v1")
+    compile_s = best_of(lambda: compile_workflow(d10, registry=registry), repeats, inner)
+    print(f"compile, 10-step chain:                 {compile_s * 1e3:8.3f} ms   (target < 5 ms)")
+
+    frame = np.zeros((8, 8, 3), np.uint8)
+    for block_type, label in (("bench/pass@v1", "per-element"), ("bench/batch_pass@v1", "batch-aware")):
+        for n_steps, batch in ((10, 1), (10, 8), (50, 8)):
+            wf = Workflow.from_definition(chain(n_steps, block_type), registry=registry)
+            images = [frame] * batch if batch > 1 else frame
+            wf.run(image=images)  # warm-up (creates the block instances)
+            full = best_of(lambda: wf.run(image=images), repeats, max(inner // 4, 5))
+            per_step_image = full / (n_steps * batch)
+            print(
+                f"run, {label:11s} {n_steps:2d} steps x {batch} image(s): {full * 1e3:8.3f} ms per run, "
+                f"{per_step_image * 1e6:6.2f} us per step per image   (target < 50 us)"
+            )
+    print("(whole run time divided by steps x images: includes input decoding and the trivial blocks)")
+    print(f"python {sys.version.split()[0]}, numpy {np.__version__}, {platform.processor() or platform.machine()}")
+
+
+if __name__ == "__main__":
+    main()
