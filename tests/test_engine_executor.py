@@ -234,3 +234,23 @@ def test_images_accept_several_forms_in_one_batch(tmp_path):
     d = definition([image_input()], [{"type": "test/image_info@v1", "name": "i", "image": "$inputs.image"}], [output("m", "$steps.i.mean")])
     results = wf(d).run(image=[str(path), path.read_bytes(), gray])
     assert [r["m"] for r in results] == [40.0, 40.0, 50.0]
+
+
+def test_numpy_4d_array_and_tuple_are_batches():
+    d = definition([image_input()], [{"type": "test/image_info@v1", "name": "i", "image": "$inputs.image"}], [output("m", "$steps.i.mean")])
+    w = wf(d)
+    stack = np.stack([image(1), image(2), image(3)])
+    assert [r["m"] for r in w.run(image=stack)] == [1.0, 2.0, 3.0]
+    assert [r["m"] for r in w.run(image=(image(4), image(5)))] == [4.0, 5.0]
+    with pytest.raises(RuntimeInputError, match="input 'image': an empty list"):
+        w.run(image=[])
+
+
+def test_concurrent_runs_share_one_block_instance():
+    from concurrent.futures import ThreadPoolExecutor
+
+    w = wf(add_chain(3))
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda x: w.run(x=x)[0]["result"], range(20)))
+    assert results == [x + 3.0 for x in range(20)]
+    assert len({id(s.instance) for s in w.compiled.steps}) == 3

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ from depthgraph.engine.registry import BlockRegistry, get_registry
 from depthgraph.manifests.base import BlockManifest
 
 TOP_LEVEL_KEYS = ("version", "inputs", "steps", "outputs")
+_INSTANCE_LOCK = threading.Lock()
 
 
 # --- compiled plan ---------------------------------------------------------------------------
@@ -93,10 +95,14 @@ class CompiledStep:
         return bool(self.batch_fields)
 
     def block(self) -> WorkflowBlock:
-        """The block instance for this step, created on first use."""
-        if self.instance is None:
-            self.instance = self.block_class(self.manifest)
-        return self.instance
+        """The block instance for this step, created once on first use (thread-safe)."""
+        instance = self.instance
+        if instance is None:
+            with _INSTANCE_LOCK:
+                if self.instance is None:
+                    self.instance = self.block_class(self.manifest)
+                instance = self.instance
+        return instance
 
 
 @dataclass
