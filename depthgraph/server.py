@@ -25,8 +25,9 @@ import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any, AsyncIterator, Callable
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -44,14 +45,23 @@ logger = logging.getLogger("depthgraph.server")
 API_KEY_ENV = "DEPTHGRAPH_API_KEY"
 
 
-def _env_int(name: str, default: int) -> int:
+def _env_number(name: str, default: Any, cast: Callable[[str], Any]) -> Any:
     value = os.environ.get(name)
-    return int(value) if value not in (None, "") else default
+    if value in (None, ""):
+        return default
+    try:
+        return cast(value)
+    except ValueError:
+        raise ValueError(f"environment variable {name}={value!r}: expected a "
+                         f"{cast.__name__}") from None
+
+
+def _env_int(name: str, default: int) -> int:
+    return _env_number(name, default, int)
 
 
 def _env_float(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    return float(value) if value not in (None, "") else default
+    return _env_number(name, default, float)
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -346,7 +356,11 @@ def _loaded_models() -> list[Any]:
         getter = getattr(module, "loaded_models", None) if module else None
         if callable(getter):
             try:
-                return list(getter())
+                return [
+                    {"model_version": m[0], "device": m[1]}
+                    if isinstance(m, (tuple, list)) and len(m) == 2 else m
+                    for m in getter()
+                ]
             except Exception:  # noqa: BLE001 - /info must answer
                 return []
     return []
@@ -390,12 +404,19 @@ def create_app(settings: ServerSettings | None = None, registry: Any = None) -> 
     block registry, for tests and embedding.
     """
     settings = settings or ServerSettings.from_env()
-    app = FastAPI(title="depthgraph", version=depthgraph.__version__,
+    pool = ThreadPoolExecutor(max_workers=max(1, settings.inference_workers),
+                              thread_name_prefix="depthgraph-infer")
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        pool.shutdown(wait=False, cancel_futures=True)  # queued requests are dropped on exit
+
+    app = FastAPI(title="depthgraph", version=depthgraph.__version__, lifespan=lifespan,
                   description="Depth Anything 3 workflows over the Roboflow Workflows HTTP surface.")
     app.state.settings = settings
     app.state.cache = WorkflowCache(settings.workflow_cache_size, registry)
-    app.state.pool = ThreadPoolExecutor(max_workers=max(1, settings.inference_workers),
-                                        thread_name_prefix="depthgraph-infer")
+    app.state.pool = pool
     app.state.pending = 0
     app.state.started = time.time()
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)

@@ -300,3 +300,19 @@ def test_compiled_workflows_cached_by_hash(registry):
         body = {"specification": sleep_workflow(), "inputs": {}}
         assert c.post("/workflows/run", json=body).status_code == 200
         assert len(app.state.cache) == 1  # bounded
+
+
+# --- settings ------------------------------------------------------------------------------------
+
+
+def test_settings_from_env(monkeypatch):
+    monkeypatch.setenv("DEPTHGRAPH_API_KEY", "abc")
+    monkeypatch.setenv("DEPTHGRAPH_SERVER_MAX_BATCH_SIZE", "3")
+    monkeypatch.setenv("DEPTHGRAPH_SERVER_ALLOW_URL_IMAGES", "yes")
+    settings = ServerSettings.from_env(port=1234)
+    assert (settings.api_key, settings.max_batch_size, settings.allow_url_images, settings.port) == (
+        "abc", 3, True, 1234)
+    assert settings.host == "127.0.0.1"
+    monkeypatch.setenv("DEPTHGRAPH_SERVER_REQUEST_TIMEOUT_S", "soon")
+    with pytest.raises(ValueError, match="DEPTHGRAPH_SERVER_REQUEST_TIMEOUT_S='soon'"):
+        ServerSettings.from_env()
