@@ -347,3 +347,9 @@ def test_alias_choices_keys_are_accepted_and_named_as_written():
     assert (err.step, err.property) == ("bm", "image")
     del d["steps"][0]["image"]
     assert one_error(d, DefinitionParsingError).property == "images"
+
+
+def test_step_name_must_be_selectable():
+    d = definition([], [{"type": "test/const@v1", "name": "my.step"}], [])
+    err = one_error(d, DefinitionParsingError)
+    assert (err.step, err.property) == ("my.step", "name") and "selectors" in str(err)

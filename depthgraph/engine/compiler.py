@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,9 +53,10 @@ from depthgraph.engine.errors import (
 )
 from depthgraph.engine.kinds import kinds_match
 from depthgraph.engine.registry import BlockRegistry, get_registry
-from depthgraph.manifests.base import BlockManifest
+from depthgraph.manifests.base import NAME_PATTERN, BlockManifest
 
 TOP_LEVEL_KEYS = ("version", "inputs", "steps", "outputs")
+_NAME_RE = re.compile(rf"^{NAME_PATTERN}$")
 _INSTANCE_LOCK = threading.Lock()
 
 
@@ -249,7 +251,9 @@ def parse(raw: dict[str, Any], registry: BlockRegistry, errors: list[WorkflowErr
             )
     version = raw.get("version", "1.0")
     if not isinstance(version, str):
-        errors.append(DefinitionParsingError(f"'version' must be a string such as \"1.0\", found {version!r}", property="version"))
+        errors.append(
+            DefinitionParsingError(f"'version' must be a string such as \"1.0\", found {version!r}", property="version")
+        )
     else:
         parsed.version = version
     _parse_inputs(_parse_list(raw, "inputs", errors), parsed, errors)
@@ -322,7 +326,19 @@ def _parse_step(
     name, block_type = step.get("name"), step.get("type")
     if not isinstance(name, str) or not name:
         errors.append(
-            DefinitionParsingError(f"{where} needs a 'name' (a non-empty string), found {name!r}", block_type=block_type if isinstance(block_type, str) else None, property="name")
+            DefinitionParsingError(
+                f"{where} needs a 'name' (a non-empty string), found {name!r}",
+                block_type=block_type if isinstance(block_type, str) else None,
+                property="name",
+            )
+        )
+        return None
+    if not _NAME_RE.match(name):
+        errors.append(
+            DefinitionParsingError(
+                f"step name '{name}' cannot be used in selectors: use letters, digits, '_' and '-', "
+                "starting with a letter or '_'", step=name, property="name",
+            )
         )
         return None
     if not isinstance(block_type, str) or not block_type:
@@ -335,7 +351,11 @@ def _parse_step(
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else (
             "; no blocks are loaded" if not len(registry) else "; see `depthgraph describe` for the loaded blocks"
         )
-        errors.append(UnknownBlockTypeError(f"unknown block type '{block_type}'{hint}", step=name, block_type=block_type, property="type"))
+        errors.append(
+            UnknownBlockTypeError(
+                f"unknown block type '{block_type}'{hint}", step=name, block_type=block_type, property="type"
+            )
+        )
         return parsed
     parsed.manifest_class, parsed.block_class = entry.manifest_class, entry.block_class
     try:

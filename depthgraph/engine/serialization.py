@@ -295,7 +295,9 @@ def detections_to_inference_json(detections: Any, image_size: tuple[int, int] | 
 _PREDICTION_KEYS = {"x", "y", "width", "height", "confidence", "class", "class_id", "detection_id", "tracker_id", "points"}
 
 
-def detections_from_inference_json(payload: Any, image_size: tuple[int, int] | None = None, input_name: str = "predictions") -> Any:
+def detections_from_inference_json(
+    payload: Any, image_size: tuple[int, int] | None = None, input_name: str = "predictions"
+) -> Any:
     """Roboflow predictions JSON (``{"image": ..., "predictions": [...]}`` or a bare list of
     predictions) as a ``supervision.Detections`` (boxes; ``class_name``, ``detection_id`` and any
     other per-prediction field shared by all predictions go into ``data``).
