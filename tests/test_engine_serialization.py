@@ -43,6 +43,14 @@ def test_decode_numpy_variants():
     assert np.array_equal(decode_image(img[:, :, :1]).numpy_image[:, :, 0], img[:, :, 0])
 
 
+def test_decode_16_bit_png_is_scaled_to_8_bit():
+    img16 = np.full((3, 4), 65535, np.uint16)
+    img16[0, 0] = 0
+    decoded = decode_image(png_bytes(img16)).numpy_image
+    assert decoded.dtype == np.uint8 and decoded.shape == (3, 4, 3)
+    assert decoded[1, 1, 0] == 255 and decoded[0, 0, 2] == 0
+
+
 def test_decode_encoded_forms(tmp_path):
     img = bgr()
     data = png_bytes(img)

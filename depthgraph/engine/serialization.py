@@ -69,9 +69,12 @@ def _decode_bytes(data: bytes, input_name: str) -> np.ndarray:
     image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
     if image is None:
         raise _input_error(input_name, f"cannot decode {len(data)} bytes as an image (PNG, JPEG, ...)")
-    if image.dtype != np.uint8:  # 16-bit PNG and friends: scale to 8 bit
-        image = (image.astype(np.float64) / max(float(np.iinfo(image.dtype).max), 1.0) * 255.0).round().astype(np.uint8) \
-            if np.issubdtype(image.dtype, np.integer) else np.clip(image, 0, 255).astype(np.uint8)
+    if image.dtype != np.uint8:  # 16-bit PNG/TIFF and friends: scale to 8 bit
+        if np.issubdtype(image.dtype, np.integer):
+            top = float(np.iinfo(image.dtype).max)
+            image = np.round(image.astype(np.float64) * (255.0 / top)).astype(np.uint8)
+        else:
+            image = np.clip(image, 0, 255).astype(np.uint8)
     return _array_to_bgr(image, input_name)
 
 
