@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 
 import numpy as np
 
@@ -30,3 +31,21 @@ def test_cli_as_a_subprocess(tmp_path):
     assert bad.returncode == 1
     assert bad.stderr.strip().startswith("error:") and "no such workflow file" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_validate_and_describe_do_not_import_torch():
+    script = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from depthgraph.cli import app\n"
+        "r = CliRunner()\n"
+        "a = r.invoke(app, ['validate', 'examples/workflows/point_cloud_ply.json'])\n"
+        "b = r.invoke(app, ['describe', '--json'])\n"
+        "c = r.invoke(app, ['weights', 'list'])\n"
+        "assert (a.exit_code, b.exit_code, c.exit_code) == (0, 0, 0), (a.output, c.output)\n"
+        "print('torch' in sys.modules)\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120, cwd=REPO_ROOT, env=plugin_env())
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip().splitlines()[-1] == "False"
