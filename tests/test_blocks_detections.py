@@ -6,7 +6,13 @@ import math
 
 import numpy as np
 import pytest
-from blocks_helpers import detections, gradient_image, load_example_image, wrap
+from blocks_helpers import (
+    detections,
+    gradient_image,
+    load_example_image,
+    require_frontal_face_cascade,
+    wrap,
+)
 
 from depthgraph.blocks.cascade_detection import CascadeDetectionBlock, get_detector
 from depthgraph.blocks.detections_depth import DetectionsDepthBlock, central_box_region
@@ -90,6 +96,7 @@ def test_detections_depth_bad_inputs(kwargs: dict, match: str) -> None:
 
 
 def test_cascade_finds_the_astronauts_face() -> None:
+    require_frontal_face_cascade()
     image = wrap(load_example_image("astronaut"))
     out = CascadeDetectionBlock().run(image=image, cascade="frontal_face", scale_factor=1.2, min_neighbors=4, min_size=60)
     faces = out["predictions"]
@@ -101,6 +108,7 @@ def test_cascade_finds_the_astronauts_face() -> None:
 
 
 def test_cascade_on_a_faceless_picture_returns_empty_detections() -> None:
+    require_frontal_face_cascade()
     out = CascadeDetectionBlock().run(image=wrap(np.full((120, 160, 3), 127, np.uint8)), min_size=30)
     assert len(out["predictions"]) == 0
     assert out["predictions"].xyxy.shape == (0, 4)

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from blocks_helpers import WORKFLOWS, load_example_image, recipe_weights, recipe_weights_root  # noqa: F401
+from blocks_helpers import (  # noqa: F401
+    WORKFLOWS,
+    load_example_image,
+    recipe_weights,
+    recipe_weights_root,
+    require_frontal_face_cascade,
+)
 
 from depthgraph import Workflow
 from depthgraph.engine.errors import DefinitionParsingError, StepExecutionError, WorkflowError
@@ -60,6 +66,7 @@ def test_point_cloud_example_writes_a_ply_inside_the_output_directory(
 
 
 def test_face_distances_example(recipe_weights) -> None:  # noqa: F811
+    require_frontal_face_cascade()
     workflow = Workflow.from_definition(WORKFLOWS / "face_distances.json")
     photo = load_example_image("astronaut")
     [out] = workflow.run(image=photo)
