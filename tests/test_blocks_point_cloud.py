@@ -141,6 +141,8 @@ def test_depth_scale_multiplies_z() -> None:
         ({"intrinsics": np.diag([0.0, 1.0, 1.0])}, "property 'intrinsics'.*positive"),
         ({"fov_degrees": 180.0}, "fov_degrees"),
         ({"fx": -2.0}, "fx"),
+        ({"fov_degrees": "wide"}, "property 'fov_degrees': expected a number"),
+        ({"fx": 50.0, "cy": float("nan")}, "property 'cy'"),
         ({"coordinate_frame": "unity"}, "coordinate_frame"),
         ({"image": "nope"}, "property 'image'"),
     ],

@@ -50,16 +50,18 @@ def _opencv_detector(cascade: str) -> Detector | None:
     classifier = cv2.CascadeClassifier(path)
     if classifier.empty():
         return None
+    lock = threading.Lock()  # one classifier object is shared by every step using this cascade
 
     def detect(bgr: np.ndarray, scale: float, neighbours: int, min_side: int, max_side: int) -> np.ndarray:
         gray = cv2.equalizeHist(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
-        boxes = classifier.detectMultiScale(
-            gray,
-            scaleFactor=scale,
-            minNeighbors=neighbours,
-            minSize=(min_side, min_side),
-            maxSize=(max_side, max_side),
-        )
+        with lock:
+            boxes = classifier.detectMultiScale(
+                gray,
+                scaleFactor=scale,
+                minNeighbors=neighbours,
+                minSize=(min_side, min_side),
+                maxSize=(max_side, max_side),
+            )
         return np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
 
     return detect

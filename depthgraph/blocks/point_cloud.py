@@ -33,6 +33,17 @@ PLY_DTYPE = np.dtype(
 # --- camera --------------------------------------------------------------------------------------
 
 
+def _number(value: Any, prop: str) -> float:
+    """``value`` as a finite float, or a ValueError naming ``prop``."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"property '{prop}': expected a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"property '{prop}': expected a finite number, got {number}")
+    return number
+
+
 def camera_matrix(
     height: int,
     width: int,
@@ -50,15 +61,15 @@ def camera_matrix(
     """
     if intrinsics is not None:
         return as_intrinsics(intrinsics, "intrinsics")
-    centre_x = (width - 1) / 2.0 if cx is None else float(cx)
-    centre_y = (height - 1) / 2.0 if cy is None else float(cy)
+    centre_x = (width - 1) / 2.0 if cx is None else _number(cx, "cx")
+    centre_y = (height - 1) / 2.0 if cy is None else _number(cy, "cy")
     if fx is not None or fy is not None:
-        focal_x = float(fx if fx is not None else fy)  # type: ignore[arg-type]
-        focal_y = float(fy if fy is not None else fx)  # type: ignore[arg-type]
-        if not (focal_x > 0 and focal_y > 0 and math.isfinite(focal_x) and math.isfinite(focal_y)):
+        focal_x = _number(fx, "fx") if fx is not None else _number(fy, "fy")
+        focal_y = _number(fy, "fy") if fy is not None else focal_x
+        if not (focal_x > 0 and focal_y > 0):
             raise ValueError(f"properties 'fx'/'fy': focal lengths must be positive, got {fx}, {fy}")
     else:
-        fov = float(fov_degrees)
+        fov = _number(fov_degrees, "fov_degrees")
         if not 0.0 < fov < 180.0:
             raise ValueError(f"property 'fov_degrees': expected a value in (0, 180), got {fov}")
         focal_x = focal_y = (width / 2.0) / math.tan(math.radians(fov) / 2.0)
