@@ -100,8 +100,13 @@ def build_predict_definition(model: str = "small", colormap: str = "turbo",
 
 
 def parse_params(items: list[str], workflow: Any) -> dict[str, Any]:
-    """``NAME=VALUE`` strings -> parameters (VALUE as JSON when it parses, else as text)."""
-    known = list(getattr(workflow, "parameter_names", []))
+    """``NAME=VALUE`` strings -> parameters.
+
+    VALUE is read as JSON when it parses (``0.5``, ``true``, ``["a"]``), else kept as text; it is
+    always kept as text for a parameter whose default value is text.
+    """
+    defaults = getattr(workflow, "parameter_names", {})
+    known = list(defaults)
     params: dict[str, Any] = {}
     for item in items:
         name, sep, raw = item.partition("=")
@@ -112,6 +117,10 @@ def parse_params(items: list[str], workflow: Any) -> dict[str, Any]:
             listing = ", ".join(known) or "none"
             raise RunSetupError(f"--param {name}: the workflow has no such parameter "
                                 f"(its parameters: {listing})")
+        default = defaults.get(name) if isinstance(defaults, dict) else None
+        if isinstance(default, str):  # a text parameter: "123" stays text
+            params[name] = raw
+            continue
         try:
             params[name] = json.loads(raw)
         except json.JSONDecodeError:

@@ -104,3 +104,16 @@ def test_write_result_layout_names_and_values(tmp_path):
     assert out["confidence"]["shape"] == [20, 20]
     assert out["cloud"]["num_points"] == 2 and out["cloud"]["has_colors"] is False
     assert (tmp_path / "x" / "cloud.ply").read_bytes().startswith(b"ply\nformat binary_little_endian")
+
+
+def test_parse_params_types():
+    from depthgraph.cli_runner import RunSetupError, parse_params
+
+    class FakeWorkflow:
+        parameter_names = {"threshold": 0.5, "label": "cat", "classes": None}
+
+    params = parse_params(["threshold=0.25", "label=123", "classes=[\"a\", \"b\"]"], FakeWorkflow())
+    assert params == {"threshold": 0.25, "label": "123", "classes": ["a", "b"]}
+    assert parse_params(["classes=plain text"], FakeWorkflow()) == {"classes": "plain text"}
+    with pytest.raises(RunSetupError, match="its parameters: threshold, label, classes"):
+        parse_params(["nope=1"], FakeWorkflow())
