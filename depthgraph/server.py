@@ -33,6 +33,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import depthgraph
@@ -538,14 +539,14 @@ def create_app(settings: ServerSettings | None = None, registry: Any = None) -> 
         """JSON schema of a workflow definition."""
         from depthgraph.engine.describe import definition_schema as schema
 
-        return {"schema": schema(registry)}
+        return {"schema": await run_in_threadpool(schema, registry)}
 
     @app.post("/workflows/blocks/describe", dependencies=[Depends(require_key)])
     async def blocks_describe(_: DescribeRequest | None = None) -> dict[str, Any]:
         """Every block with its inputs, outputs and kinds (for visual editors)."""
         from depthgraph.engine.describe import describe
 
-        return describe(registry)
+        return await run_in_threadpool(describe, registry)
 
     @app.post("/workflows/validate", dependencies=[Depends(require_key)])
     async def validate(body: dict[str, Any]) -> dict[str, Any]:
@@ -555,7 +556,8 @@ def create_app(settings: ServerSettings | None = None, registry: Any = None) -> 
         definition = body.get("specification", body)
         if not isinstance(definition, dict):
             raise ServerError(400, "specification: expected a JSON object", "DefinitionParsingError")
-        errors = await in_worker(lambda: validate_definition(definition, registry))
+        # not in the inference pool: validation imports no model and must not queue behind one
+        errors = await run_in_threadpool(validate_definition, definition, registry)
         if not errors:
             return {"status": "ok"}
         body_out = combined_error_body(errors)

@@ -316,3 +316,24 @@ def test_settings_from_env(monkeypatch):
     monkeypatch.setenv("DEPTHGRAPH_SERVER_REQUEST_TIMEOUT_S", "soon")
     with pytest.raises(ValueError, match="DEPTHGRAPH_SERVER_REQUEST_TIMEOUT_S='soon'"):
         ServerSettings.from_env()
+
+
+def test_busy_server_refuses_with_503_and_still_validates(registry):
+    with make_client(registry, inference_workers=1, max_queued_requests=0) as c:
+        answers = {}
+
+        def long_request():
+            answers["run"] = c.post("/workflows/run", json={
+                "specification": sleep_workflow(), "inputs": {"seconds": 1.5}})
+
+        worker = threading.Thread(target=long_request)
+        worker.start()
+        time.sleep(0.3)
+        busy = c.post("/workflows/run", json=run_body())
+        validated = c.post("/workflows/validate", json=fake_depth_workflow())
+        alive = worker.is_alive()
+        worker.join(timeout=30)
+        assert_error(busy, 503, "ServerBusy")
+        assert validated.json() == {"status": "ok"} and alive
+        assert answers["run"].status_code == 200
+        assert c.post("/workflows/run", json=run_body()).status_code == 200
