@@ -246,7 +246,11 @@ def run_jobs(workflow: Any, jobs: list[ImageJob], params: dict[str, Any], output
 
 def _failure(job: ImageJob, exc: BaseException, seconds: float) -> JobResult:
     if _is_fatal(exc):
-        raise FatalRunError(_short(exc)) from exc
+        message = _short(exc)
+        if "Weights" in message or "weights" in message:
+            message += (" From the command line: 'depthgraph weights import PATH --model "
+                        "small|base', or 'depthgraph predict --weights FILE'.")
+        raise FatalRunError(message) from exc
     trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     return JobResult(job, error=_short(exc), traceback=trace, seconds=seconds)
 
