@@ -26,9 +26,11 @@ EXAMPLES = [
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--recipe", action="store_true", help="use recipe weights in a temp dir")
-    parser.add_argument("--repeat", type=int, default=3, help="timed runs per example (after a warm-up)")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs after a warm-up")
     parser.add_argument("--output-dir", type=Path, default=Path("depthgraph_outputs/examples"))
     args = parser.parse_args()
 
@@ -58,7 +60,8 @@ def main() -> None:
             times.append(time.perf_counter() - start)
         print(
             f"{workflow_name:16s} on {image_name:9s} {photo.shape[1]}x{photo.shape[0]}: "
-            f"first run {first:.2f} s (model load included), then median {statistics.median(times):.2f} s "
+            f"first run {first:.2f} s (model load included), "
+            f"then median {statistics.median(times):.2f} s "
             f"over {len(times)} runs"
         )
         for key, value in result.items():

@@ -52,7 +52,9 @@ def _opencv_detector(cascade: str) -> Detector | None:
         return None
     lock = threading.Lock()  # one classifier object is shared by every step using this cascade
 
-    def detect(bgr: np.ndarray, scale: float, neighbours: int, min_side: int, max_side: int) -> np.ndarray:
+    def detect(
+        bgr: np.ndarray, scale: float, neighbours: int, min_side: int, max_side: int
+    ) -> np.ndarray:
         gray = cv2.equalizeHist(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
         with lock:
             boxes = classifier.detectMultiScale(
@@ -78,7 +80,9 @@ def _skimage_detector(cascade: str) -> Detector | None:
     classifier = Cascade(skdata.lbp_frontal_face_cascade_filename())
     lock = threading.Lock()
 
-    def detect(bgr: np.ndarray, scale: float, neighbours: int, min_side: int, max_side: int) -> np.ndarray:
+    def detect(
+        bgr: np.ndarray, scale: float, neighbours: int, min_side: int, max_side: int
+    ) -> np.ndarray:
         rgb = np.ascontiguousarray(bgr[:, :, ::-1])
         with lock:
             found = classifier.detect_multi_scale(
@@ -99,7 +103,9 @@ def _skimage_detector(cascade: str) -> Detector | None:
 def get_detector(cascade: str) -> Detector:
     """The detector for ``cascade`` (cached), or a ValueError saying why none is available."""
     if cascade not in HAAR_FILES:
-        raise ValueError(f"property 'cascade': expected one of {sorted(HAAR_FILES)}, got {cascade!r}")
+        raise ValueError(
+            f"property 'cascade': expected one of {sorted(HAAR_FILES)}, got {cascade!r}"
+        )
     with _LOCK:
         detector = _DETECTORS.get(cascade)
         if detector is None:
@@ -108,7 +114,8 @@ def get_detector(cascade: str) -> Detector:
                 import cv2
 
                 raise ValueError(
-                    f"property 'cascade': {cascade!r} is not available with OpenCV {cv2.__version__}: "
+                    f"property 'cascade': {cascade!r} is not available with "
+                    f"OpenCV {cv2.__version__}: "
                     "OpenCV 5 dropped CascadeClassifier and its bundled Haar files; only "
                     "'frontal_face' works there (through scikit-image's bundled LBP cascade, "
                     "which needs scikit-image installed)"
@@ -141,7 +148,8 @@ class CascadeDetectionBlock(WorkflowBlock):
         boxes = detector(
             image.numpy_image, float(scale_factor), int(min_neighbors), int(min_size), int(largest)
         )
-        xyxy = np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], axis=1).astype(np.float32)
+        corners = [boxes[:, :2], boxes[:, :2] + boxes[:, 2:]]
+        xyxy = np.concatenate(corners, axis=1).astype(np.float32)
         count = len(xyxy)
         detections = sv.Detections(
             xyxy=xyxy.reshape(-1, 4),

@@ -35,7 +35,9 @@ class DepthColormapBlock(WorkflowBlock):
         try:
             weight = float(alpha)
         except (TypeError, ValueError):
-            raise ValueError(f"property 'alpha': expected a number in [0, 1], got {alpha!r}") from None
+            raise ValueError(
+                f"property 'alpha': expected a number in [0, 1], got {alpha!r}"
+            ) from None
         if not 0.0 <= weight <= 1.0:
             raise ValueError(f"property 'alpha': expected a number in [0, 1], got {weight}")
         blended = blend_over(picture, image.numpy_image, weight)

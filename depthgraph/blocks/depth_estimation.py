@@ -54,7 +54,9 @@ def _check_images(images: Any) -> list[WorkflowImageData]:
     if isinstance(images, WorkflowImageData):
         images = [images]
     if not isinstance(images, (list, tuple)):
-        raise ValueError(f"property 'images': expected a list of images, got {type(images).__name__}")
+        raise ValueError(
+            f"property 'images': expected a list of images, got {type(images).__name__}"
+        )
     for index, image in enumerate(images):
         if not isinstance(image, WorkflowImageData):
             raise ValueError(

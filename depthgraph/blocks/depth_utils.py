@@ -39,13 +39,16 @@ def as_depth_map(value: Any, prop: str = "depth") -> np.ndarray:
         )
     array = value
     if array.ndim == 3 and 1 in (array.shape[0], array.shape[2]):
-        array = array.reshape(array.shape[1], array.shape[2]) if array.shape[0] == 1 else array[:, :, 0]
+        array = array[0] if array.shape[0] == 1 else array[:, :, 0]
     if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
         raise ValueError(
-            f"property '{prop}': expected a 2-D depth map (H, W), got an array of shape {value.shape}"
+            f"property '{prop}': expected a 2-D depth map (H, W), "
+            f"got an array of shape {value.shape}"
         )
     if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
-        raise ValueError(f"property '{prop}': expected a numeric depth map, got dtype {array.dtype}")
+        raise ValueError(
+            f"property '{prop}': expected a numeric depth map, got dtype {array.dtype}"
+        )
     return array.astype(np.float32, copy=False)
 
 
@@ -58,12 +61,15 @@ def as_intrinsics(value: Any, prop: str = "intrinsics") -> np.ndarray:
             f"property '{prop}': expected a 3x3 intrinsics matrix, got {type(value).__name__}"
         ) from None
     if matrix.shape != (3, 3):
-        raise ValueError(f"property '{prop}': expected a 3x3 intrinsics matrix, got shape {matrix.shape}")
+        raise ValueError(
+            f"property '{prop}': expected a 3x3 intrinsics matrix, got shape {matrix.shape}"
+        )
     if not np.all(np.isfinite(matrix)):
         raise ValueError(f"property '{prop}': the intrinsics matrix holds NaN or infinite values")
     if matrix[0, 0] <= 0 or matrix[1, 1] <= 0:
         raise ValueError(
-            f"property '{prop}': focal lengths must be positive, got fx={matrix[0, 0]}, fy={matrix[1, 1]}"
+            f"property '{prop}': focal lengths must be positive, "
+            f"got fx={matrix[0, 0]}, fy={matrix[1, 1]}"
         )
     return matrix
 
@@ -128,7 +134,9 @@ def colorize_depth(
     import cv2
 
     if colormap not in COLORMAPS:
-        raise ValueError(f"property 'colormap': expected one of {sorted(COLORMAPS)}, got {colormap!r}")
+        raise ValueError(
+            f"property 'colormap': expected one of {sorted(COLORMAPS)}, got {colormap!r}"
+        )
     low, high = float(percentiles[0]), float(percentiles[1])
     if not (0.0 <= low < high <= 100.0):
         raise ValueError(

@@ -44,7 +44,10 @@ def _mask_values(mask: np.ndarray, depth: np.ndarray) -> np.ndarray:
 def detection_depth_stats(
     depth: np.ndarray, xyxy: np.ndarray, mask: np.ndarray | None
 ) -> tuple[float, float, float]:
-    """(median, min, max) of the finite depths under the mask or the box's central half; NaN if none."""
+    """(median, min, max) of the finite depths under the mask, else the box's central half.
+
+    NaN for all three when no finite depth lies there.
+    """
     if mask is not None:
         values = _mask_values(mask, depth)
     else:

@@ -67,7 +67,9 @@ def camera_matrix(
         focal_x = _number(fx, "fx") if fx is not None else _number(fy, "fy")
         focal_y = _number(fy, "fy") if fy is not None else focal_x
         if not (focal_x > 0 and focal_y > 0):
-            raise ValueError(f"properties 'fx'/'fy': focal lengths must be positive, got {fx}, {fy}")
+            raise ValueError(
+                f"properties 'fx'/'fy': focal lengths must be positive, got {fx}, {fy}"
+            )
     else:
         fov = _number(fov_degrees, "fov_degrees")
         if not 0.0 < fov < 180.0:
@@ -172,7 +174,8 @@ class PointCloudProjectionBlock(WorkflowBlock):
 
         points, pixels = unproject(depth_map, matrix, keep)
         if max_points is not None and len(points) > max_points:
-            index = np.unique(np.round(np.linspace(0, len(points) - 1, max_points)).astype(np.int64))
+            spaced = np.round(np.linspace(0, len(points) - 1, max_points)).astype(np.int64)
+            index = np.unique(spaced)
             points, pixels = points[index], pixels[index]
 
         colours = None
@@ -187,10 +190,15 @@ class PointCloudProjectionBlock(WorkflowBlock):
             points = points * np.array([1.0, -1.0, -1.0], dtype=np.float32)
         elif coordinate_frame != "opencv":
             raise ValueError(
-                f"property 'coordinate_frame': expected 'opencv' or 'opengl', got {coordinate_frame!r}"
+                "property 'coordinate_frame': expected 'opencv' or 'opengl', "
+                f"got {coordinate_frame!r}"
             )
         cloud = PointCloud(
-            points=points, colors=colours, pixels=pixels, frame=coordinate_frame, parent_id=parent_id
+            points=points,
+            colors=colours,
+            pixels=pixels,
+            frame=coordinate_frame,
+            parent_id=parent_id,
         )
         return {"point_cloud": cloud, "num_points": len(cloud)}
 

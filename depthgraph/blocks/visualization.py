@@ -58,7 +58,10 @@ def detection_labels(detections: Any, text: str, data_field: str, data_format: s
     count = len(detections)
     names = detections.data.get("class_name")
     if names is None:
-        names = [str(c) for c in detections.class_id] if detections.class_id is not None else ["object"] * count
+        if detections.class_id is not None:
+            names = [str(c) for c in detections.class_id]
+        else:
+            names = ["object"] * count
     values: Any = None
     if text in ("Data", "Class and Data"):
         if data_field not in detections.data:

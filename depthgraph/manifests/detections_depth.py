@@ -40,9 +40,12 @@ class DetectionsDepthManifest(BlockManifest):
     type: Literal["depthgraph/detections_depth@v1"]
     predictions: Selector(  # type: ignore[valid-type]
         kind=[OBJECT_DETECTION_PREDICTION_KIND, INSTANCE_SEGMENTATION_PREDICTION_KIND]
-    ) = Field(description="Detections (boxes, optional masks).", examples=["$steps.faces.predictions"])
+    ) = Field(
+        description="Detections (boxes, optional masks).", examples=["$steps.faces.predictions"]
+    )
     depth: Selector(kind=[DEPTH_MAP_KIND, NUMPY_ARRAY_KIND]) = Field(  # type: ignore[valid-type]
-        description="Depth map in the detections' pixel coordinates.", examples=["$steps.depth.depth"]
+        description="Depth map in the detections' pixel coordinates.",
+        examples=["$steps.depth.depth"],
     )
     intrinsics: Optional[  # type: ignore[valid-type]
         Selector(kind=[CAMERA_INTRINSICS_KIND, NUMPY_ARRAY_KIND])

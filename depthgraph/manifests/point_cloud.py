@@ -1,4 +1,7 @@
-"""Manifests of ``depthgraph/point_cloud_projection@v1`` and ``depthgraph/point_cloud_export@v1``."""
+"""Manifests of the point cloud blocks.
+
+``depthgraph/point_cloud_projection@v1`` and ``depthgraph/point_cloud_export@v1``.
+"""
 
 from __future__ import annotations
 

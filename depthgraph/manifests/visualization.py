@@ -1,4 +1,7 @@
-"""Manifests of ``depthgraph/bounding_box_visualization@v1`` and ``depthgraph/label_visualization@v1``."""
+"""Manifests of the visualization blocks.
+
+``depthgraph/bounding_box_visualization@v1`` and ``depthgraph/label_visualization@v1``.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +22,9 @@ TextPosition = Literal[
     "TOP_LEFT", "TOP_CENTER", "TOP_RIGHT", "CENTER_LEFT", "CENTER", "CENTER_RIGHT",
     "BOTTOM_LEFT", "BOTTOM_CENTER", "BOTTOM_RIGHT", "CENTER_OF_MASS",
 ]
-LabelText = Literal["Class", "Confidence", "Class and Confidence", "Index", "Data", "Class and Data"]
+LabelText = Literal[
+    "Class", "Confidence", "Class and Confidence", "Index", "Data", "Class and Data"
+]
 
 _PREDICTION_KINDS = [OBJECT_DETECTION_PREDICTION_KIND, INSTANCE_SEGMENTATION_PREDICTION_KIND]
 
@@ -44,7 +49,9 @@ class _AnnotatorManifest(BlockManifest):
         description="Detections to draw.", examples=["$steps.detector.predictions"]
     )
     color_palette: PaletteName = Field(default="DEFAULT", description="supervision colour palette.")
-    color_axis: ColorAxis = Field(default="CLASS", description="Pick colours by class, index or track.")
+    color_axis: ColorAxis = Field(
+        default="CLASS", description="Pick colours by class, index or track."
+    )
 
     @classmethod
     def describe_outputs(cls) -> list[OutputDefinition]:
@@ -54,7 +61,9 @@ class _AnnotatorManifest(BlockManifest):
 class BoundingBoxVisualizationManifest(_AnnotatorManifest):
     """Draw detection boxes."""
 
-    model_config = ConfigDict(json_schema_extra=_metadata("Bounding Box Visualization", "Draw boxes."))
+    model_config = ConfigDict(
+        json_schema_extra=_metadata("Bounding Box Visualization", "Draw boxes.")
+    )
 
     type: Literal["depthgraph/bounding_box_visualization@v1"]
     thickness: int = Field(default=2, ge=1, le=50, description="Line thickness in pixels.")
