@@ -92,3 +92,16 @@ def test_predict_definition_validates():
 
     for cloud in (False, True):
         assert validate_definition(build_predict_definition("base", "magma", cloud)) == []
+
+
+def test_predict_with_an_explicit_weights_file(monkeypatch, tmp_path):
+    monkeypatch.setenv("DEPTHGRAPH_WEIGHTS_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    checkpoint = recipe_weights_root("small") / "DA3-SMALL" / "model.safetensors"
+    image = write_image(tmp_path / "one.png", gradient_image(40, 30))
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["predict", str(image), "-o", str(out), "--weights", str(checkpoint)])
+    assert result.exit_code == 0, result.output
+    assert np.load(out / "one" / "depth.npy").shape == (30, 40)
+    missing = runner.invoke(app, ["predict", str(image), "--weights", str(tmp_path / "nope")])
+    assert missing.exit_code == 1 and "no such file" in missing.output
