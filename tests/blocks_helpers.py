@@ -36,16 +36,6 @@ def recipe_weights(recipe_weights_root: Path, monkeypatch: pytest.MonkeyPatch) -
     return recipe_weights_root
 
 
-def require_frontal_face_cascade() -> None:
-    """Skip unless a frontal-face cascade can run: OpenCV 4's CascadeClassifier or scikit-image."""
-    import importlib.util
-
-    import cv2
-
-    if not hasattr(cv2, "CascadeClassifier") and importlib.util.find_spec("skimage") is None:
-        pytest.skip("no cascade backend: OpenCV 5 without scikit-image installed")
-
-
 def load_example_image(name: str) -> np.ndarray:
     """An example photo as BGR uint8."""
     import cv2

@@ -10,7 +10,6 @@ from blocks_helpers import (
     detections,
     gradient_image,
     load_example_image,
-    require_frontal_face_cascade,
     wrap,
 )
 
@@ -96,7 +95,6 @@ def test_detections_depth_bad_inputs(kwargs: dict, match: str) -> None:
 
 
 def test_cascade_finds_the_astronauts_face() -> None:
-    require_frontal_face_cascade()
     image = wrap(load_example_image("astronaut"))
     out = CascadeDetectionBlock().run(image=image, cascade="frontal_face", scale_factor=1.2, min_neighbors=4, min_size=60)
     faces = out["predictions"]
@@ -108,7 +106,6 @@ def test_cascade_finds_the_astronauts_face() -> None:
 
 
 def test_cascade_on_a_faceless_picture_returns_empty_detections() -> None:
-    require_frontal_face_cascade()
     out = CascadeDetectionBlock().run(image=wrap(np.full((120, 160, 3), 127, np.uint8)), min_size=30)
     assert len(out["predictions"]) == 0
     assert out["predictions"].xyxy.shape == (0, 4)
@@ -121,13 +118,21 @@ def test_cascade_bad_inputs() -> None:
         get_detector("cat_face")
 
 
-def test_cascades_missing_from_opencv5_say_so() -> None:
-    import cv2
+def test_cascade_detections_carry_the_image_size_into_inference_json() -> None:
+    from depthgraph.engine.serialization import detections_to_inference_json
 
-    if hasattr(cv2, "CascadeClassifier"):
-        pytest.skip("this OpenCV still has CascadeClassifier and its Haar files")
-    with pytest.raises(ValueError, match="property 'cascade'.*'eyes' is not available with OpenCV 5"):
-        get_detector("eyes")
+    image = wrap(load_example_image("astronaut"))
+    found = CascadeDetectionBlock().run(image=image, cascade="frontal_face", min_size=60)["predictions"]
+    assert detections_to_inference_json(found)["image"] == {"width": 512, "height": 512}
+    blank = wrap(np.full((120, 160, 3), 127, np.uint8))
+    empty = CascadeDetectionBlock().run(image=blank, min_size=30)["predictions"]
+    assert detections_to_inference_json(empty) == {"image": {"width": 160, "height": 120}, "predictions": []}
+
+
+@pytest.mark.parametrize("cascade", ["profile_face", "full_body", "upper_body", "eyes"])
+def test_every_bundled_cascade_loads_and_runs(cascade: str) -> None:
+    out = CascadeDetectionBlock().run(image=wrap(load_example_image("astronaut")), cascade=cascade)
+    assert out["predictions"].xyxy.shape[1] == 4
 
 
 def test_box_and_label_visualization_draw_on_a_copy() -> None:

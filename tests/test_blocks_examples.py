@@ -12,7 +12,6 @@ from blocks_helpers import (  # noqa: F401
     load_example_image,
     recipe_weights,
     recipe_weights_root,
-    require_frontal_face_cascade,
 )
 
 from depthgraph import Workflow
@@ -66,7 +65,6 @@ def test_point_cloud_example_writes_a_ply_inside_the_output_directory(
 
 
 def test_face_distances_example(recipe_weights) -> None:  # noqa: F811
-    require_frontal_face_cascade()
     workflow = Workflow.from_definition(WORKFLOWS / "face_distances.json")
     photo = load_example_image("astronaut")
     [out] = workflow.run(image=photo)

@@ -1,13 +1,7 @@
 """``depthgraph/opencv_cascade_detection@v1``: classic cascade detection with no download.
 
-Two backends, picked at first use:
-
-- OpenCV 4 (``cv2.CascadeClassifier`` present and ``cv2.data.haarcascades`` holding the Haar
-  files bundled with opencv-python): all five cascades.
-- OpenCV 5 removed ``CascadeClassifier`` and no longer ships the Haar files
-  (``cv2.data.haarcascades`` is an empty folder). There, ``frontal_face`` runs
-  ``skimage.feature.Cascade`` with the LBP frontal-face cascade (an OpenCV cascade file) that
-  scikit-image bundles; the other cascades raise a clear error.
+Uses ``cv2.CascadeClassifier`` with the Haar files that opencv-python 4 bundles under
+``cv2.data.haarcascades`` (OpenCV 5 dropped both, hence the ``<5`` pin in pyproject.toml).
 """
 
 from __future__ import annotations
@@ -69,37 +63,6 @@ def _opencv_detector(cascade: str) -> Detector | None:
     return detect
 
 
-def _skimage_detector(cascade: str) -> Detector | None:
-    if cascade != "frontal_face":
-        return None
-    try:
-        from skimage import data as skdata
-        from skimage.feature import Cascade
-    except ImportError:
-        return None
-    classifier = Cascade(skdata.lbp_frontal_face_cascade_filename())
-    lock = threading.Lock()
-
-    def detect(
-        bgr: np.ndarray, scale: float, neighbours: int, min_side: int, max_side: int
-    ) -> np.ndarray:
-        rgb = np.ascontiguousarray(bgr[:, :, ::-1])
-        with lock:
-            found = classifier.detect_multi_scale(
-                img=rgb,
-                scale_factor=scale,
-                step_ratio=1,
-                min_size=(min_side, min_side),
-                max_size=(max_side, max_side),
-                min_neighbor_number=neighbours,
-            )
-        return np.array(
-            [[d["c"], d["r"], d["width"], d["height"]] for d in found], dtype=np.float64
-        ).reshape(-1, 4)
-
-    return detect
-
-
 def get_detector(cascade: str) -> Detector:
     """The detector for ``cascade`` (cached), or a ValueError saying why none is available."""
     if cascade not in HAAR_FILES:
@@ -109,16 +72,15 @@ def get_detector(cascade: str) -> Detector:
     with _LOCK:
         detector = _DETECTORS.get(cascade)
         if detector is None:
-            detector = _opencv_detector(cascade) or _skimage_detector(cascade)
+            detector = _opencv_detector(cascade)
             if detector is None:
                 import cv2
 
                 raise ValueError(
                     f"property 'cascade': {cascade!r} is not available with "
-                    f"OpenCV {cv2.__version__}: "
-                    "OpenCV 5 dropped CascadeClassifier and its bundled Haar files; only "
-                    "'frontal_face' works there (through scikit-image's bundled LBP cascade, "
-                    "which needs scikit-image installed)"
+                    f"OpenCV {cv2.__version__}: it needs cv2.CascadeClassifier and the Haar files "
+                    "bundled with opencv-python 4 (OpenCV 5 dropped both; depthgraph requires "
+                    "opencv-python-headless<5)"
                 )
             _DETECTORS[cascade] = detector
         return detector
@@ -155,6 +117,12 @@ class CascadeDetectionBlock(WorkflowBlock):
             xyxy=xyxy.reshape(-1, 4),
             confidence=np.ones(count, dtype=np.float32),
             class_id=np.zeros(count, dtype=int),
-            data={"class_name": np.array([HAAR_FILES[cascade][1]] * count, dtype=str)},
+            data={
+                "class_name": np.array([HAAR_FILES[cascade][1]] * count, dtype=str),
+                # Roboflow's convention: (height, width) of the image, per detection
+                "image_dimensions": np.tile([image.height, image.width], (count, 1)),
+            },
         )
+        # kept in metadata too, so that an empty result still knows its image's size
+        detections.metadata["image_dimensions"] = (image.height, image.width)
         return {"predictions": detections}

@@ -261,11 +261,15 @@ def serialize_outputs(
 def detections_to_inference_json(detections: Any, image_size: tuple[int, int] | None = None) -> dict[str, Any]:
     """A ``supervision.Detections`` as Roboflow inference predictions JSON.
 
-    ``image_size`` is (width, height); without it the size is read from the detections' data
-    (``image_dimensions``, as (height, width)) when present.
+    ``image_size`` is (width, height); without it the size is read from the detections'
+    ``metadata["image_dimensions"]`` or data column ``image_dimensions`` (both (height, width)).
     """
     data = dict(detections.data or {})
     n = len(detections)
+    meta_dims = (getattr(detections, "metadata", None) or {}).get("image_dimensions")
+    if image_size is None and meta_dims is not None:
+        h, w = meta_dims[:2]
+        image_size = (int(w), int(h))
     if image_size is None and "image_dimensions" in data and n:
         h, w = np.asarray(data["image_dimensions"])[0][:2]
         image_size = (int(w), int(h))
@@ -351,7 +355,10 @@ def detections_from_inference_json(
             data[key] = np.array(values)
     if image_size is not None and len(preds):
         data["image_dimensions"] = np.tile(np.array([image_size[1], image_size[0]]), (len(preds), 1))
-    return sv.Detections(xyxy=xyxy, confidence=confidence, class_id=class_id, data=data)
+    detections = sv.Detections(xyxy=xyxy, confidence=confidence, class_id=class_id, data=data)
+    if image_size is not None:
+        detections.metadata["image_dimensions"] = (image_size[1], image_size[0])
+    return detections
 
 
 __all__ = [

@@ -21,11 +21,9 @@ class CascadeDetectionManifest(BlockManifest):
             "version": "v1",
             "short_description": "Faces, bodies or eyes with a classic cascade classifier.",
             "long_description": (
-                "Runs a boosted cascade over an image pyramid. With OpenCV 4 it uses "
-                "cv2.CascadeClassifier and the Haar cascades bundled with opencv-python "
-                "(all five choices). OpenCV 5 ships neither, so there 'frontal_face' runs "
-                "scikit-image's Cascade with the LBP frontal-face cascade that scikit-image "
-                "bundles, and the other choices report that they are unavailable."
+                "Runs a boosted Haar cascade over an image pyramid with "
+                "cv2.CascadeClassifier and the cascades bundled with opencv-python: frontal "
+                "face, profile face, full body, upper body or eyes. Nothing is downloaded."
             ),
             "license": "Apache-2.0",
             "block_type": "model",
