@@ -37,20 +37,8 @@ class LayerScale(nn.Module):
         return x * self.gamma
 
 
-def apply_rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
-    """2D RoPE on ``x`` (..., N, head_dim): ``x * cos + rotate_half(x) * sin`` per half.
-
-    The head dim splits into a row half and a column half; within each half of size d,
-    ``rotate_half([a, b]) = [-b, a]``. ``sin`` already carries the sign of ``-b`` (see
-    :func:`rope_tables`), so the rotation is a swap of the quarter blocks.
-    """
-    *lead, n, hd = x.shape
-    swapped = x.unflatten(-1, (2, 2, hd // 4)).flip(-2).flatten(-3)
-    return torch.addcmul(x * cos, swapped, sin)
-
-
 class Attention(nn.Module):
-    """Multi-head self-attention; QK-norm and RoPE when ``rope`` tables are given."""
+    """Multi-head self-attention; QK-norm and 2D RoPE when ``rope`` tables are given."""
 
     def __init__(self, dim: int, num_heads: int, qk_norm: bool) -> None:
         super().__init__()
@@ -66,18 +54,41 @@ class Attention(nn.Module):
 
     def forward(self, x: Tensor, rope: tuple[Tensor, Tensor] | None = None) -> Tensor:
         b, n, c = x.shape
-        # (B, N, 3C) -> (3, B, heads, N, head_dim): channels are q|k|v, then heads, then head_dim
-        qkv = self.qkv(x).view(b, n, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv.unbind(0)
-        if self.q_norm is not None:
-            q = self.q_norm(q)
-            k = self.k_norm(k)
-        if rope is not None:
-            cos, sin = rope
-            q = apply_rope(q, cos.to(q.dtype), sin.to(q.dtype))
-            k = apply_rope(k, cos.to(k.dtype), sin.to(k.dtype))
+        h, hd = self.num_heads, self.head_dim
+        if self.q_norm is None:
+            # (B, N, 3C) -> (3, B, heads, N, head_dim): channels are q|k|v, then heads, head_dim
+            q, k, v = self.qkv(x).view(b, n, 3, h, hd).permute(2, 0, 3, 1, 4).unbind(0)
+        else:
+            # q and k in one contiguous (B, N, 2, heads, hd) tensor: one LayerNorm call, one RoPE
+            w, bias = self.qkv.weight, self.qkv.bias
+            qk = F.linear(x, w[: 2 * c], bias[: 2 * c]).view(b, n, 2, h, hd)
+            qk = self._norm_rope(qk, rope)
+            q, k = qk.permute(2, 0, 3, 1, 4).unbind(0)
+            v = F.linear(x, w[2 * c :], bias[2 * c :]).view(b, n, h, hd).transpose(1, 2)
         out = F.scaled_dot_product_attention(q, k, v)  # (B, heads, N, head_dim)
         return self.proj(out.transpose(1, 2).reshape(b, n, c))
+
+    def _norm_rope(self, qk: Tensor, rope: tuple[Tensor, Tensor] | None) -> Tensor:
+        """LayerNorm q and k over head_dim (their own affine), then 2D RoPE if given."""
+        hd = self.head_dim
+        normed = F.layer_norm(qk, (hd,), eps=self.q_norm.eps)
+        weight = torch.stack([self.q_norm.weight, self.k_norm.weight])[:, None].to(qk.dtype)
+        shift = torch.stack([self.q_norm.bias, self.k_norm.bias])[:, None].to(qk.dtype)
+        if rope is None:
+            return torch.addcmul(shift, normed, weight)
+        cos, sin = rope  # (N, hd) each -> broadcast over (B, N, 2, heads, hd)
+        cos = cos.to(qk.dtype)[:, None, None]
+        sin = sin.to(qk.dtype)[:, None, None]
+        # rope(n * w + s) = n * (w cos) + swap(n) * (swap(w) sin) + (s cos + swap(s) sin)
+        swap = _swap_halves
+        out = torch.addcmul(shift * cos + swap(shift) * sin, normed, weight * cos)
+        return torch.addcmul(out, swap(normed), swap(weight) * sin)
+
+
+def _swap_halves(x: Tensor) -> Tensor:
+    """Swap the two quarter blocks inside each half of the last dim: [a, b, c, d] -> [b, a, d, c]."""
+    hd = x.shape[-1]
+    return x.unflatten(-1, (2, 2, hd // 4)).flip(-2).flatten(-3)
 
 
 class Block(nn.Module):
@@ -93,8 +104,8 @@ class Block(nn.Module):
         self.ls2 = LayerScale(dim)
 
     def forward(self, x: Tensor, rope: tuple[Tensor, Tensor] | None = None) -> Tensor:
-        x = x + self.ls1(self.attn(self.norm1(x), rope))
-        return x + self.ls2(self.mlp(self.norm2(x)))
+        x = torch.addcmul(x, self.attn(self.norm1(x), rope), self.ls1.gamma.to(x.dtype))
+        return torch.addcmul(x, self.mlp(self.norm2(x)), self.ls2.gamma.to(x.dtype))
 
 
 class PatchEmbed(nn.Module):

@@ -62,8 +62,12 @@ class FeatureFusionBlock(nn.Module):
         if lateral is not None:
             x = x + self.resConfUnit1(lateral)
         x = self.resConfUnit2(x)
-        x = F.interpolate(x, size=size, mode="bilinear", align_corners=True)
-        return self.out_conv(x)
+        # The official order is resize, then out_conv. A 1x1 conv commutes with bilinear
+        # resizing (each output pixel is a convex combination of input pixels, and the bias
+        # survives weights that sum to 1), so running it at the smaller size gives the same
+        # numbers for up to 4x less work.
+        x = self.out_conv(x)
+        return F.interpolate(x, size=size, mode="bilinear", align_corners=True)
 
 
 class Scratch(nn.Module):
@@ -85,7 +89,11 @@ class Scratch(nn.Module):
 
 
 class DualDPTHead(nn.Module):
-    """Patch features of four layers -> depth (larger = farther) and confidence (>= 1)."""
+    """Patch features of four layers -> depth (larger = farther) and confidence (>= 1).
+
+    Runs channels-last (NHWC): on CPU oneDNN's convolutions and the bilinear resizes are about
+    twice as fast in that layout, and the tokens arrive in it for free.
+    """
 
     def __init__(self, cfg: DA3Config) -> None:
         super().__init__()
@@ -111,7 +119,8 @@ class DualDPTHead(nn.Module):
         with self._lock:
             table = self._cache.get(key)
         if table is None:
-            table = (uv_pos_embed(channels, h, w, aspect) * self.cfg.pos_embed_ratio).to(like.device)
+            table = uv_pos_embed(channels, h, w, aspect) * self.cfg.pos_embed_ratio
+            table = table[None].to(like.device).contiguous(memory_format=torch.channels_last)
             with self._lock:
                 self._cache[key] = table
         return table
@@ -123,7 +132,8 @@ class DualDPTHead(nn.Module):
         aspect = width / height
         laterals = []
         for k, x in enumerate(feats):
-            x = self.norm(x).transpose(1, 2).unflatten(2, (ph, pw))  # (B, 2D, ph, pw)
+            # tokens are already channels-last: (B, ph*pw, 2D) -> (B, 2D, ph, pw) as a view
+            x = self.norm(x).unflatten(1, (ph, pw)).permute(0, 3, 1, 2)
             x = self.projects[k](x)
             x = x + self._pos(x.shape[1], ph, pw, aspect, x)
             x = self.resize_layers[k](x)

@@ -88,7 +88,7 @@ class DepthAnything3:
         process_res: int = 504,
         weights_path: Path | None = None,
     ) -> None:
-        self.network = network.eval().requires_grad_(False)
+        self.network = network.eval().requires_grad_(False).optimize_layout()
         self.config = network.cfg
         self.model_id = model_id
         self.variant = network.cfg.variant

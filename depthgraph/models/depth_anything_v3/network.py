@@ -34,6 +34,11 @@ class DA3Network(nn.Module):
         self.head = DualDPTHead(cfg)
         self.cam_dec = CameraDecoder(cfg.cam_dim)
 
+    def optimize_layout(self) -> "DA3Network":
+        """Store the head's conv weights channels-last (its activations run in that layout)."""
+        self.head.to(memory_format=torch.channels_last)
+        return self
+
     def forward(self, pixels: Tensor, autocast_dtype: torch.dtype | None = None) -> NetworkOutput:
         """``pixels`` (B, 3, h, w) normalised, h and w multiples of the patch size.
 

@@ -1,0 +1,122 @@
+"""Benchmark DA3 small/base on this machine (recipe weights; real ones have the same shapes).
+
+Prints, per variant: load time, median latency of ``model(image)`` for a 640x480 image in fp32
+and bf16, images/s at batch 4, effective GFLOP/s from the spec's FLOP counts (scaled to the
+processed size), peak RSS, the bf16-vs-fp32 depth difference, and the machine's fp32 and bf16
+matmul peaks measured in the same run.
+
+    python benchmarks/bench_model.py [--variants small base] [--runs 5] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from depthgraph.models.depth_anything_v3 import AutoModel
+from depthgraph.models.depth_anything_v3.recipe import weights_folder_name, write_recipe_checkpoint
+
+#: spec FLOPs of the depth path at a 378x504 input
+SPEC_GFLOP = {"small": 74.2, "base": 286.6}
+SPEC_PIXELS = 378 * 504
+
+
+def peak_rss_mib() -> float:
+    """Peak resident set size of this process so far (MiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def matmul_peak(dtype: torch.dtype, n: int = 2048, seconds: float = 1.5) -> float:
+    """Best GFLOP/s of an n x n x n matmul in ``dtype`` over about ``seconds``."""
+    a = torch.randn(n, n).to(dtype)
+    b = torch.randn(n, n).to(dtype)
+    out = torch.empty(n, n, dtype=dtype)
+    torch.mm(a, b, out=out)
+    best = float("inf")
+    deadline = time.perf_counter() + seconds
+    runs = 0
+    while runs < 2 or (time.perf_counter() < deadline and runs < 20):
+        t = time.perf_counter()
+        torch.mm(a, b, out=out)
+        best = min(best, time.perf_counter() - t)
+        runs += 1
+    return 2 * n**3 / best / 1e9
+
+
+def timed(fn, runs: int) -> list[float]:
+    """Wall times of ``runs`` calls of ``fn`` after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def bench_variant(variant: str, root: Path, runs: int, image: np.ndarray) -> dict:
+    write_recipe_checkpoint(variant, root / weights_folder_name(variant))
+    weights = root / weights_folder_name(variant) / "model.safetensors"
+    t = time.perf_counter()
+    fp32 = AutoModel.from_pretrained(f"depth-anything-v3/{variant}", weights=weights, device="cpu")
+    load_s = time.perf_counter() - t
+    bf16 = AutoModel.from_pretrained(
+        f"depth-anything-v3/{variant}", weights=weights, device="cpu", dtype="bfloat16"
+    )
+    h, w = fp32.predict(image)[0].processed_size
+    gflop = SPEC_GFLOP[variant] * (h * w) / SPEC_PIXELS
+    result = {"variant": variant, "load_s": load_s, "processed": (h, w), "gflop": gflop}
+    for name, model in (("fp32", fp32), ("bf16", bf16)):
+        times = timed(lambda m=model: m(image), runs)
+        result[f"{name}_latency_s"] = statistics.median(times)
+        batch = [image] * 4
+        btimes = timed(lambda m=model: m(batch, batch_size=4), max(2, runs // 2))
+        result[f"{name}_batch4_img_s"] = 4 / statistics.median(btimes)
+    d32 = fp32(image)[0].numpy()
+    d16 = bf16(image)[0].numpy()
+    result["bf16_median_rel_err"] = float(np.median(np.abs(d16 - d32) / d32))
+    result["peak_rss_mib"] = peak_rss_mib()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variants", nargs="+", default=["small", "base"], choices=["small", "base"])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability "
+          f"{torch.backends.cpu.get_cpu_capability()}")  # fmt: skip
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, size=(480, 640, 3), dtype=np.uint8)
+    peak32 = matmul_peak(torch.float32)
+    peak16 = matmul_peak(torch.bfloat16, n=1024 if peak32 > 0 else 2048, seconds=1.0)
+    print(f"matmul peak: fp32 {peak32:.1f} GFLOP/s, bf16 {peak16:.1f} GFLOP/s")
+    with tempfile.TemporaryDirectory(prefix="depthgraph-bench-") as tmp:
+        for variant in args.variants:
+            r = bench_variant(variant, Path(tmp), args.runs, image)
+            eff32 = r["gflop"] / r["fp32_latency_s"]
+            eff16 = r["gflop"] / r["bf16_latency_s"]
+            print(f"\nDA3-{variant.upper()} @ {r['processed'][0]}x{r['processed'][1]} "
+                  f"(640x480 input, {r['gflop']:.1f} GFLOP per image from the spec)")  # fmt: skip
+            print(f"  load time            {r['load_s']:.2f} s")
+            print(f"  fp32 latency         {r['fp32_latency_s'] * 1000:.0f} ms median   "
+                  f"{eff32:.1f} GFLOP/s = {100 * eff32 / peak32:.0f}% of fp32 matmul peak")  # fmt: skip
+            print(f"  bf16 latency         {r['bf16_latency_s'] * 1000:.0f} ms median   "
+                  f"{eff16:.1f} GFLOP/s, {r['fp32_latency_s'] / r['bf16_latency_s']:.2f}x vs fp32")  # fmt: skip
+            print(f"  batch 4              fp32 {r['fp32_batch4_img_s']:.2f} img/s, bf16 {r['bf16_batch4_img_s']:.2f} img/s")
+            print(f"  bf16 vs fp32 depth   median relative error {100 * r['bf16_median_rel_err']:.3f}%")
+            print(f"  peak RSS so far      {r['peak_rss_mib']:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
