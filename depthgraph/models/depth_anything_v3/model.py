@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -66,7 +67,21 @@ def _parse_dtype(dtype: Any, device: torch.device) -> torch.dtype | None:
         dtype = _DTYPE_NAMES[dtype.lower()]
     if dtype not in (torch.float32, torch.bfloat16, torch.float16):
         raise ValueError(f"unsupported dtype {dtype}; use float32, bfloat16 or float16")
+    if device.type == "cpu" and dtype == torch.bfloat16 and not _native_cpu_bf16():
+        warnings.warn(
+            "dtype=bfloat16 on a CPU without native bf16 kernels (AVX512-BF16 or AMX): "
+            "bf16 is emulated here and runs several times slower than float32",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     return None if dtype == torch.float32 else dtype
+
+
+def _native_cpu_bf16() -> bool:
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # pragma: no cover - older torch
+        return False
 
 
 def _as_list(images: Any) -> list:
