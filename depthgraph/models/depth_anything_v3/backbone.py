@@ -243,9 +243,8 @@ class DinoVisionTransformer(nn.Module):
             if i in self.cfg.out_layers:
                 normed = self.norm(x)
                 outs.append(torch.cat([local_x[:, 1:], normed[:, 1:]], dim=-1))
-            if i == last:
+            if i == last:  # camera feature: token 0 of the last two blocks, neither normalised
                 camera = torch.cat([prev[:, 0], x[:, 0]], dim=-1)
-            if i == last:
                 break
         assert camera is not None
         return outs, camera
