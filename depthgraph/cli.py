@@ -93,13 +93,6 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
-def _use_default_weights_dir() -> None:
-    """Make the model read the weights directory that ``depthgraph weights`` manages."""
-    from depthgraph.weights_store import WEIGHTS_DIR_ENV, weights_dir
-
-    os.environ.setdefault(WEIGHTS_DIR_ENV, str(weights_dir()))
-
-
 # --- predict / run -------------------------------------------------------------------------------
 
 
@@ -172,7 +165,6 @@ def predict(
     with _reported(verbose):
         from depthgraph.engine.workflow import Workflow
 
-        _use_default_weights_dir()
         if device:
             os.environ["DEPTHGRAPH_DEVICE"] = device
         if weights is not None:
@@ -224,7 +216,6 @@ def run(
     with _reported(verbose):
         from depthgraph.engine.workflow import Workflow
 
-        _use_default_weights_dir()
         if device:
             os.environ["DEPTHGRAPH_DEVICE"] = device
         if not workflow_path.is_file():
@@ -333,7 +324,6 @@ def serve(
     with _reported(verbose):
         from depthgraph.server import ServerSettings, run_server
 
-        _use_default_weights_dir()
         if device:
             os.environ["DEPTHGRAPH_DEVICE"] = device
         settings = ServerSettings.from_env(

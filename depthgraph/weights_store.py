@@ -23,7 +23,6 @@ from depthgraph.models.depth_anything_v3.recipe import (
 )
 
 WEIGHTS_DIR_ENV = "DEPTHGRAPH_WEIGHTS_DIR"
-DEFAULT_WEIGHTS_DIR = Path("~/.cache/depthgraph/weights")
 VARIANTS = ("small", "base")
 WEIGHTS_FILE = "model.safetensors"
 
@@ -33,19 +32,13 @@ class WeightsError(Exception):
 
 
 def weights_dir() -> Path:
-    """The local weights root: ``$DEPTHGRAPH_WEIGHTS_DIR`` or ``~/.cache/depthgraph/weights``."""
-    try:  # follow the model package when it defines the location itself
-        from depthgraph.models.depth_anything_v3 import weights as model_weights  # type: ignore
+    """The local weights root: ``$DEPTHGRAPH_WEIGHTS_DIR`` or ``~/.cache/depthgraph/weights``.
 
-        getter = getattr(model_weights, "weights_dir", None) or getattr(
-            model_weights, "default_weights_dir", None
-        )
-        if callable(getter):
-            return Path(getter())
-    except Exception:  # noqa: BLE001 - the module may be absent or import torch-free helpers only
-        pass
-    value = os.environ.get(WEIGHTS_DIR_ENV)
-    return Path(value).expanduser() if value else DEFAULT_WEIGHTS_DIR.expanduser()
+    The same directory ``AutoModel.from_pretrained`` searches (one definition, in the model package).
+    """
+    from depthgraph.models.depth_anything_v3.weights import weights_dir as model_weights_dir
+
+    return model_weights_dir()
 
 
 def hub_repo_id(variant: str) -> str:

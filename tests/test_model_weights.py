@@ -160,9 +160,42 @@ def test_offline_with_nothing_local_says_where_and_how(tmp_path, monkeypatch):
     message = str(info.value)
     assert str(tmp_path / "weights" / "DA3-BASE" / "model.safetensors") in message
     assert "depth-anything/DA3-BASE" in message and "huggingface-cli download" in message
+    # without the variable, the default directory under the home directory is searched and named
     monkeypatch.delenv("DEPTHGRAPH_WEIGHTS_DIR")
-    with pytest.raises(WeightsNotFoundError, match="DEPTHGRAPH_WEIGHTS_DIR=<dir>"):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    with pytest.raises(WeightsNotFoundError) as info:
         AutoModel.from_pretrained("da3-small", device="cpu")
+    default = tmp_path / "home" / ".cache" / "depthgraph" / "weights" / "DA3-SMALL" / "model.safetensors"
+    assert str(default) in str(info.value) and "set $DEPTHGRAPH_WEIGHTS_DIR" in str(info.value)
+
+
+def test_default_weights_directory_is_searched(tmp_path, monkeypatch):
+    """With DEPTHGRAPH_WEIGHTS_DIR unset, ~/.cache/depthgraph/weights/DA3-SMALL is used."""
+    from depthgraph.models.depth_anything_v3.weights import resolve_weights, weights_dir
+
+    monkeypatch.delenv("DEPTHGRAPH_WEIGHTS_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert weights_dir() == tmp_path / ".cache" / "depthgraph" / "weights"
+    target = weights_dir() / "DA3-SMALL" / "model.safetensors"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"placeholder: resolution only looks for the file")
+    assert resolve_weights("small") == target
+
+
+def test_unreachable_hub_fails_fast(tmp_path, monkeypatch):
+    """Not offline by flag, but the hub cannot be reached: one clear error, no 25 s of retries."""
+    import time
+
+    from depthgraph.models.depth_anything_v3 import weights as weights_module
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("DEPTHGRAPH_WEIGHTS_DIR", str(tmp_path / "weights"))
+    monkeypatch.setattr(weights_module, "_hub_reachable", lambda timeout=3.0: False)
+    start = time.perf_counter()
+    with pytest.raises(WeightsNotFoundError, match="cannot be reached"):
+        AutoModel.from_pretrained("da3-small", device="cpu")
+    assert time.perf_counter() - start < 10
 
 
 def test_offline_uses_the_hub_cache(tmp_path, monkeypatch):

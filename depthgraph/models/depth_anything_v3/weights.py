@@ -1,9 +1,10 @@
 """Finding DA3 checkpoints and loading them strictly under the official tensor names.
 
 Resolution order: the ``weights=`` argument (a ``model.safetensors`` file, a ``.pt``/``.pth``
-state dict, or a directory holding ``model.safetensors``), then
-``$DEPTHGRAPH_WEIGHTS_DIR/DA3-SMALL/model.safetensors`` (``DA3-BASE`` likewise), then the
-Hugging Face hub (``depth-anything/DA3-SMALL`` / ``DA3-BASE``), cached by ``huggingface_hub``.
+state dict, or a directory holding ``model.safetensors``), then the local weights directory
+(:func:`weights_dir`: ``$DEPTHGRAPH_WEIGHTS_DIR``, else ``~/.cache/depthgraph/weights``) at
+``DA3-SMALL/model.safetensors`` (``DA3-BASE`` likewise), then the Hugging Face hub
+(``depth-anything/DA3-SMALL`` / ``DA3-BASE``), cached by ``huggingface_hub``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ _UNUSED_RE = re.compile("|".join(UNUSED_GROUPS))
 
 HUB_REPOS = {"small": "depth-anything/DA3-SMALL", "base": "depth-anything/DA3-BASE"}
 WEIGHTS_ENV = "DEPTHGRAPH_WEIGHTS_DIR"
+DEFAULT_WEIGHTS_DIR = "~/.cache/depthgraph/weights"
 
 _DTYPES = {"F32": np.float32, "F16": np.float16, "BF16": None, "F64": np.float64}
 
@@ -47,21 +49,23 @@ def is_unused(name: str) -> bool:
     return _UNUSED_RE.search(name) is not None
 
 
+def weights_dir() -> Path:
+    """The local weights directory: ``$DEPTHGRAPH_WEIGHTS_DIR``, else ``~/.cache/depthgraph/weights``."""
+    return Path(os.environ.get(WEIGHTS_ENV) or DEFAULT_WEIGHTS_DIR).expanduser()
+
+
 def how_to_get(variant: str) -> str:
     """Instructions for putting the weights where ``from_pretrained`` finds them."""
     folder = weights_folder_name(variant)
     repo = HUB_REPOS[variant]
-    root = os.environ.get(WEIGHTS_ENV)
-    where = (
-        f"{root}/{folder}/model.safetensors (from ${WEIGHTS_ENV})"
-        if root
-        else f"<dir>/{folder}/model.safetensors and set {WEIGHTS_ENV}=<dir>"
-    )
+    source = f"${WEIGHTS_ENV}" if os.environ.get(WEIGHTS_ENV) else f"the default; set ${WEIGHTS_ENV} to change it"
+    where = f"{weights_dir() / folder / 'model.safetensors'} ({source})"
     return (
         f"put the checkpoint at {where}, or pass weights='path/to/model.safetensors'. "
         f"Get it on a machine with internet access with: "
-        f"huggingface-cli download {repo} model.safetensors config.json --local-dir <dir>/{folder} "
-        f"(or from https://huggingface.co/{repo})"
+        f"huggingface-cli download {repo} model.safetensors config.json --local-dir {folder} "
+        f"(or from https://huggingface.co/{repo}), then copy it over or run "
+        f"'depthgraph weights import {folder} --model {variant}'"
     )
 
 
@@ -80,11 +84,9 @@ def resolve_weights(variant: str, weights: str | os.PathLike | None = None, api_
     """The checkpoint path for ``variant`` following the resolution order above."""
     if weights is not None:
         return _local_candidate(Path(weights).expanduser())
-    root = os.environ.get(WEIGHTS_ENV)
-    if root:
-        candidate = Path(root).expanduser() / weights_folder_name(variant) / "model.safetensors"
-        if candidate.is_file():
-            return candidate
+    candidate = weights_dir() / weights_folder_name(variant) / "model.safetensors"
+    if candidate.is_file():
+        return candidate
     return _download(variant, api_key)
 
 
@@ -102,14 +104,37 @@ def _download(variant: str, api_key: str | None) -> Path:
         str(Path(os.environ["HF_HOME"]) / "hub") if os.environ.get("HF_HOME") else None
     )
     offline = _offline()
+    try:  # a cache hit needs no network
+        return Path(hf_hub_download(repo, "model.safetensors", token=api_key, cache_dir=cache_dir, local_files_only=True))
+    except Exception:
+        pass
+    if offline:
+        state = "offline (HF_HUB_OFFLINE is set) and not in the hub cache"
+    elif not _hub_reachable():
+        # huggingface_hub retries a failed name lookup for ~25 s; a closed network fails now
+        state = "the hub cannot be reached (no network?) and the file is not in the hub cache"
+    else:
+        try:
+            return Path(hf_hub_download(repo, "model.safetensors", token=api_key, cache_dir=cache_dir))
+        except Exception as exc:  # network errors, missing repo, auth...
+            state = f"download failed ({type(exc).__name__}: {exc})"
+    raise WeightsNotFoundError(f"no weights for DA3-{variant.upper()}: {state}; {how_to_get(variant)}") from None
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """True when the hub's host resolves and accepts a TCP connection within ``timeout``."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    url = urlparse(constants.ENDPOINT)
+    port = url.port or (443 if url.scheme == "https" else 80)
     try:
-        path = hf_hub_download(
-            repo, "model.safetensors", token=api_key, cache_dir=cache_dir, local_files_only=offline
-        )
-    except Exception as exc:  # network errors, offline mode, missing repo, auth...
-        state = "offline (HF_HUB_OFFLINE is set) and not in the hub cache" if offline else f"download failed ({type(exc).__name__}: {exc})"
-        raise WeightsNotFoundError(f"no weights for DA3-{variant.upper()}: {state}; {how_to_get(variant)}") from None
-    return Path(path)
+        with socket.create_connection((url.hostname, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 # --- reading ------------------------------------------------------------------------------------
