@@ -178,6 +178,8 @@ def predict(
 
 def _point_model_at(weights: Path, variant: str) -> None:
     """Use one checkpoint file: a temporary weights root whose variant folder links to it."""
+    import atexit
+    import shutil
     import tempfile
 
     from depthgraph.models.depth_anything_v3.recipe import weights_folder_name
@@ -189,13 +191,12 @@ def _point_model_at(weights: Path, variant: str) -> None:
     if not source.is_file():
         raise CLIError(f"--weights {weights}: no such file")
     root = Path(tempfile.mkdtemp(prefix="depthgraph-weights-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)  # only a link (or copy) lives there
     folder = root / weights_folder_name(variant)
     folder.mkdir()
     try:
         (folder / "model.safetensors").symlink_to(source)
     except OSError:
-        import shutil
-
         shutil.copyfile(source, folder / "model.safetensors")
     os.environ[WEIGHTS_DIR_ENV] = str(root)
 
