@@ -53,6 +53,10 @@ weights_app = typer.Typer(
 app.add_typer(weights_app, name="weights")
 
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Print tracebacks on failure.")]
+Device = Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1, mps (default: automatic).")]
+OutputDir = Annotated[Path, typer.Option("--output-dir", "-o", help="Where results go.")]
+Recursive = Annotated[bool, typer.Option("--recursive", "-r", help="Look into sub-folders.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 
 
 class ModelSize(str, Enum):
@@ -151,14 +155,14 @@ def _execute(workflow: Any, jobs: list[ImageJob], params: dict[str, Any], output
 def predict(
     images: Annotated[List[str], typer.Argument(help="Image files, folders or glob patterns.")],
     model: Annotated[ModelSize, typer.Option("--model", "-m", help="DA3 variant.")] = ModelSize.small,
-    output_dir: Annotated[Path, typer.Option("--output-dir", "-o", help="Where results go.")] = Path("depthgraph_outputs"),
+    output_dir: OutputDir = Path("depthgraph_outputs"),
     colormap: Annotated[str, typer.Option(help="Colour map of the depth picture (turbo, inferno, magma, plasma, viridis, jet, bone, gray).")] = "turbo",
     point_cloud: Annotated[bool, typer.Option("--point-cloud", help="Also write a coloured point cloud (PLY).")] = False,
-    device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1, mps (default: automatic).")] = None,
+    device: Device = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Images per forward pass.")] = 1,
     weights: Annotated[Optional[Path], typer.Option(help="A model.safetensors to use instead of the weights directory.")] = None,
-    recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Look into sub-folders.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    recursive: Recursive = False,
+    quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
     """Depth for images without a workflow file: depth (16-bit PNG + .npy), colour map, optional point cloud."""
@@ -206,11 +210,11 @@ def run(
     workflow_path: Annotated[Path, typer.Argument(metavar="WORKFLOW.json", help="Workflow definition (JSON).")],
     image: Annotated[List[str], typer.Option("--image", "-i", help="Image file, folder or glob; repeatable; NAME=PATH for a workflow with several image inputs.")] = [],  # noqa: B006
     param: Annotated[List[str], typer.Option("--param", "-p", help="Workflow parameter NAME=VALUE (VALUE read as JSON when it parses, else as text); repeatable.")] = [],  # noqa: B006
-    output_dir: Annotated[Path, typer.Option("--output-dir", "-o", help="Where results go.")] = Path("depthgraph_outputs"),
+    output_dir: OutputDir = Path("depthgraph_outputs"),
     batch_size: Annotated[int, typer.Option(min=1, help="Images per workflow run.")] = 1,
-    device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1, mps (default: automatic).")] = None,
-    recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Look into sub-folders.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    device: Device = None,
+    recursive: Recursive = False,
+    quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
     """Run a workflow over every image; outputs written by kind, one folder per image."""
@@ -317,7 +321,7 @@ def serve(
     workers: Annotated[int, typer.Option(help="Inference threads.")] = 1,
     allow_url_images: Annotated[bool, typer.Option("--allow-url-images", help="Let requests give images as URLs the server fetches.")] = False,
     allow_sinks: Annotated[bool, typer.Option("--allow-sinks", help="Let requests run blocks that write files on the server.")] = False,
-    device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1, mps (default: automatic).")] = None,
+    device: Device = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
     verbose: Verbose = False,
 ) -> None:
