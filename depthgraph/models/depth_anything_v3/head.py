@@ -46,7 +46,8 @@ class ResidualConvUnit(nn.Module):
         self.conv2 = nn.Conv2d(features, features, 3, padding=1)
 
     def forward(self, x: Tensor) -> Tensor:
-        return x + self.conv2(F.relu(self.conv1(F.relu(x))))
+        # in place on the fresh conv outputs: a + b == b + a bit for bit, and no new buffers
+        return self.conv2(F.relu_(self.conv1(F.relu(x)))).add_(x)
 
 
 class FeatureFusionBlock(nn.Module):
@@ -60,7 +61,7 @@ class FeatureFusionBlock(nn.Module):
 
     def forward(self, x: Tensor, lateral: Tensor | None, size: tuple[int, int]) -> Tensor:
         if lateral is not None:
-            x = x + self.resConfUnit1(lateral)
+            x = self.resConfUnit1(lateral).add_(x)
         x = self.resConfUnit2(x)
         # The official order is resize, then out_conv. A 1x1 conv commutes with bilinear
         # resizing (each output pixel is a convex combination of input pixels, and the bias
@@ -135,7 +136,7 @@ class DualDPTHead(nn.Module):
             # tokens are already channels-last: (B, ph*pw, 2D) -> (B, 2D, ph, pw) as a view
             x = self.norm(x).unflatten(1, (ph, pw)).permute(0, 3, 1, 2)
             x = self.projects[k](x)
-            x = x + self._pos(x.shape[1], ph, pw, aspect, x)
+            x = x.add_(self._pos(x.shape[1], ph, pw, aspect, x))
             x = self.resize_layers[k](x)
             laterals.append(getattr(self.scratch, f"layer{k + 1}_rn")(x))
         l1, l2, l3, l4 = laterals
@@ -146,7 +147,7 @@ class DualDPTHead(nn.Module):
         out = s.refinenet1(out, l1, (2 * l1.shape[-2], 2 * l1.shape[-1]))
         out = s.output_conv1(out)
         out = F.interpolate(out, size=(height, width), mode="bilinear", align_corners=True)
-        out = out + self._pos(out.shape[1], height, width, aspect, out)
+        out = out.add_(self._pos(out.shape[1], height, width, aspect, out))
         out = s.output_conv2(out)  # (B, 2, H, W)
         depth = torch.exp(out[:, 0])
         confidence = torch.exp(out[:, 1]) + 1.0

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .allocator import retain_freed_memory
 from .config import DA3Config
 from .network import DA3Network
 from .preprocess import preprocess, to_rgb_uint8
@@ -103,6 +104,8 @@ class DepthAnything3:
         process_res: int = 504,
         weights_path: Path | None = None,
     ) -> None:
+        if device.type == "cpu":
+            retain_freed_memory()  # fresh pages cost 2-10 % of a CPU pass otherwise
         self.network = network.eval().requires_grad_(False).optimize_layout()
         self.config = network.cfg
         self.model_id = model_id

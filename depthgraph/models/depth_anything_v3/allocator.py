@@ -1,0 +1,74 @@
+"""Keep freed tensor memory in the process on glibc, so the next forward pass reuses it.
+
+A forward pass allocates and frees tens of tensors of several MiB each. By default glibc hands
+blocks above its (adaptive) mmap threshold back to the kernel on ``free`` and trims the heap top,
+so the next pass gets fresh pages and pays a page fault for every 4 KiB of them: measured here,
+6,000 to 18,000 faults and 10 to 60 ms of kernel time per DA3-small pass at 504 px, on a
+2-core CPU. Raising the mmap and trim thresholds keeps that memory mapped: 0 faults per pass, for
+about 50 MiB more resident memory in steady state.
+
+This is what a preloaded jemalloc or tcmalloc would do; it needs no environment set up before
+Python starts. It changes a process-wide setting, once, when a model is loaded for the CPU.
+Opt out with ``DEPTHGRAPH_MALLOC_TUNING=0``; it is also skipped where the user already set
+glibc's own ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` variables, and on anything
+but Linux with glibc.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import platform
+import sys
+import threading
+
+log = logging.getLogger(__name__)
+
+#: ``mallopt`` parameter numbers from glibc's ``<malloc.h>``
+M_TRIM_THRESHOLD = -1
+M_MMAP_THRESHOLD = -3
+
+#: blocks below this come from the heap (above it, glibc maps them on their own as before)
+MMAP_THRESHOLD_BYTES = 512 << 20
+#: free memory at the heap top beyond this is returned to the kernel
+TRIM_THRESHOLD_BYTES = 1 << 30
+
+ENV_SWITCH = "DEPTHGRAPH_MALLOC_TUNING"
+
+_lock = threading.Lock()
+_state: bool | None = None  # None: not tried yet; True: applied; False: skipped or failed
+
+
+def _skip_reason() -> str | None:
+    if os.environ.get(ENV_SWITCH, "1").strip().lower() in {"0", "false", "no", "off"}:
+        return f"{ENV_SWITCH} is off"
+    if sys.platform != "linux" or platform.libc_ver()[0] != "glibc":
+        return "not Linux with glibc"
+    for var in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"):
+        if var in os.environ:
+            return f"{var} is set by the user"
+    return None
+
+
+def retain_freed_memory() -> bool:
+    """Apply the thresholds once per process; return whether they are in force."""
+    global _state
+    with _lock:
+        if _state is not None:
+            return _state
+        reason = _skip_reason()
+        if reason is not None:
+            log.debug("malloc tuning skipped: %s", reason)
+            _state = False
+            return False
+        try:
+            libc = ctypes.CDLL("libc.so.6")
+            ok = bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
+            ok = bool(libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)) and ok
+        except (OSError, AttributeError) as exc:  # pragma: no cover - exotic libc builds
+            log.debug("malloc tuning failed: %s", exc)
+            ok = False
+        log.debug("malloc tuning %s", "applied" if ok else "refused by mallopt")
+        _state = ok
+        return ok
