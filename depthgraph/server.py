@@ -589,5 +589,9 @@ def run_server(settings: ServerSettings | None = None, log_level: str = "info") 
     """Serve :func:`create_app` with uvicorn (blocks until stopped)."""
     import uvicorn
 
+    from .malloc_tuning import retain_freed_memory
+
+    # before any thread starts: the inference threads then reuse freed tensor memory too
+    retain_freed_memory(single_arena=True)
     settings = settings or ServerSettings.from_env()
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=log_level)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .allocator import retain_freed_memory
+from ...malloc_tuning import retain_freed_memory
 from .config import DA3Config
 from .network import DA3Network
 from .preprocess import preprocess, to_rgb_uint8

@@ -9,6 +9,12 @@ about 50 MiB more resident memory in steady state.
 
 This is what a preloaded jemalloc or tcmalloc would do; it needs no environment set up before
 Python starts. It changes a process-wide setting, once, when a model is loaded for the CPU.
+
+Threads other than the main one allocate from their own glibc arenas, whose heaps are at most
+64 MiB and are unmapped when empty, so the thresholds alone do not help a model run in a worker
+thread. ``depthgraph serve``, which runs inference in a thread pool, also asks for a single arena
+(``single_arena=True``) before it starts any thread; a library call never does that, since it
+would make every thread of the host program share one malloc lock.
 Opt out with ``DEPTHGRAPH_MALLOC_TUNING=0``; it is also skipped where the user already set
 glibc's own ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` variables, and on anything
 but Linux with glibc.
@@ -28,6 +34,7 @@ log = logging.getLogger(__name__)
 #: ``mallopt`` parameter numbers from glibc's ``<malloc.h>``
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
+M_ARENA_MAX = -8
 
 #: blocks below this come from the heap (above it, glibc maps them on their own as before)
 MMAP_THRESHOLD_BYTES = 512 << 20
@@ -38,6 +45,7 @@ ENV_SWITCH = "DEPTHGRAPH_MALLOC_TUNING"
 
 _lock = threading.Lock()
 _state: bool | None = None  # None: not tried yet; True: applied; False: skipped or failed
+_single_arena = False
 
 
 def _skip_reason() -> str | None:
@@ -51,10 +59,19 @@ def _skip_reason() -> str | None:
     return None
 
 
-def retain_freed_memory() -> bool:
-    """Apply the thresholds once per process; return whether they are in force."""
-    global _state
+def retain_freed_memory(single_arena: bool = False) -> bool:
+    """Apply the thresholds once per process; return whether they are in force.
+
+    ``single_arena``: also make every thread allocate from the main arena (call it before the
+    process starts its worker threads).
+    """
+    global _state, _single_arena
     with _lock:
+        if single_arena and not _single_arena and _skip_reason() is None:
+            try:
+                _single_arena = bool(ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, 1))
+            except (OSError, AttributeError):  # pragma: no cover - exotic libc builds
+                pass
         if _state is not None:
             return _state
         reason = _skip_reason()
