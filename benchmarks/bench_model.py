@@ -5,7 +5,7 @@ and bf16, images/s at batch 4, effective GFLOP/s from the spec's FLOP counts (sc
 processed size), peak RSS, the bf16-vs-fp32 depth difference, and the machine's fp32 and bf16
 matmul peaks measured in the same run.
 
-    python benchmarks/bench_model.py [--variants small base] [--runs 5] [--threads N]
+    python benchmarks/bench_model.py [--variants small base] [--runs 9] [--threads N]
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ def bench_variant(variant: str, root: Path, runs: int, image: np.ndarray, full_b
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", nargs="+", default=["small", "base"], choices=["small", "base"])
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     args = parser.parse_args()
     if args.threads:
