@@ -180,3 +180,16 @@ def test_bfloat16_backbone_stays_close_to_float32():
     rel = np.abs(a.depth - b.depth) / a.depth
     assert np.median(rel) < 0.02
     assert not np.array_equal(a.depth, b.depth)  # the bf16 path really ran
+
+
+def test_normalize_matches_the_numpy_formula_bit_for_bit():
+    from depthgraph.models.depth_anything_v3.preprocess import MEAN, STD, normalize
+
+    rng = np.random.default_rng(3)
+    for shape in [(378, 504, 3), (14, 28, 3), (2, 2, 3)]:
+        rgb = rng.integers(0, 256, size=shape, dtype=np.uint8)
+        for view in (rgb, rgb[:, ::-1]):  # a strided view too
+            ref = ((view.astype(np.float32) / 255.0 - MEAN) / STD).transpose(2, 0, 1)
+            out = normalize(view)
+            assert out.dtype == np.float32 and out.flags["C_CONTIGUOUS"]
+            assert np.array_equal(out, ref)
