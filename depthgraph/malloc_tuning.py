@@ -89,3 +89,10 @@ def retain_freed_memory(single_arena: bool = False) -> bool:
         log.debug("malloc tuning %s", "applied" if ok else "refused by mallopt")
         _state = ok
         return ok
+
+
+def status() -> dict[str, bool | None]:
+    """What is in force: ``retain_freed_memory`` (None until a CPU model was loaded) and
+    ``single_arena``."""
+    with _lock:
+        return {"retain_freed_memory": _state, "single_arena": _single_arena}

@@ -40,6 +40,8 @@ import depthgraph
 from depthgraph.engine.errors import RuntimeInputError, WorkflowError, WorkflowTimeoutError
 from depthgraph.engine.values import WorkflowImageData
 from depthgraph.image_files import ImageReadError, decode_image_bytes
+from depthgraph.malloc_tuning import retain_freed_memory
+from depthgraph.malloc_tuning import status as malloc_status
 
 logger = logging.getLogger("depthgraph.server")
 
@@ -525,6 +527,7 @@ def create_app(settings: ServerSettings | None = None, registry: Any = None) -> 
             "loaded_models": _loaded_models(),
             "cached_workflows": len(app.state.cache),
             "uptime_s": round(time.time() - app.state.started, 3),
+            "malloc_tuning": malloc_status(),
             "limits": {
                 "max_body_bytes": settings.max_body_bytes,
                 "max_image_pixels": settings.max_image_pixels,
@@ -588,8 +591,6 @@ def create_app(settings: ServerSettings | None = None, registry: Any = None) -> 
 def run_server(settings: ServerSettings | None = None, log_level: str = "info") -> None:
     """Serve :func:`create_app` with uvicorn (blocks until stopped)."""
     import uvicorn
-
-    from .malloc_tuning import retain_freed_memory
 
     # before any thread starts: the inference threads then reuse freed tensor memory too
     retain_freed_memory(single_arena=True)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import platform
 import signal
 import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -41,6 +43,9 @@ def test_uvicorn_process_answers_concurrent_requests(tmp_path):
         assert refused.status_code == 401
         info = httpx.get(f"{base}/info", headers={"Authorization": "Bearer k3y"}).json()
         assert info["cached_workflows"] == 1
+        if sys.platform == "linux" and platform.libc_ver()[0] == "glibc":
+            # `depthgraph serve` asks for one malloc arena before its inference threads start
+            assert info["malloc_tuning"]["single_arena"] is True
     finally:
         process.send_signal(signal.SIGINT)
         try:
