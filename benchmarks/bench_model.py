@@ -75,16 +75,19 @@ def peak_sample(n: int = 2048) -> float:
 
 
 def interleaved(fn, runs: int) -> tuple[list[float], list[float]]:
-    """Model wall times and fp32 matmul peaks sampled alternately, so that both see the same
-    machine load (the CPU may be shared with other processes)."""
+    """Model wall times, each bracketed by fp32 matmul samples taken just before and just after
+    it, so that both see the same machine load (the CPU may be shared with other processes).
+
+    Returns the times and, per run, the mean of its two bracketing samples.
+    """
     fn()
-    times, peaks = [], []
+    times, samples = [], [peak_sample()]
     for _ in range(runs):
-        peaks.append(peak_sample())
         t = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t)
-    return times, peaks
+        samples.append(peak_sample())
+    return times, [(a + b) / 2 for a, b in zip(samples, samples[1:])]
 
 
 def executed_gflop(model, h: int, w: int) -> float:
@@ -136,8 +139,8 @@ def bench_variant(variant: str, root: Path, runs: int, image: np.ndarray, full_b
         short = name == "bf16" and not full_bf16  # emulated bf16 is ~10x slower: time it once
         if name == "fp32":
             times, peaks = interleaved(lambda m=model: m(image), runs)
-            # each model run against the matmul sample taken just before it: both see the same
-            # load on a shared machine, so the median of these ratios is the robust figure
+            # each model run against the matmul samples bracketing it: both see the same load on
+            # a shared machine, so the median of these ratios is the robust figure
             ratios = [gflop / t / p for t, p in zip(times, peaks)]
             result["fp32_peak_during"] = statistics.median(peaks)
             result["fp32_peak_best"] = max(peaks)
@@ -196,7 +199,7 @@ def main() -> None:
                   f"count ({ex / r['fp32_latency_s']:.1f} GFLOP/s from the {ex:.1f} GFLOP this "
                   f"implementation executes)")  # fmt: skip
             print(f"  fp32 share of peak   {100 * r['fp32_paired_ratio']:.1f}% paired median "
-                  f"(each run / the matmul sample just before it; {100 * lo:.0f}-{100 * hi:.0f}% "
+                  f"(each run / the matmul samples just before and after it; {100 * lo:.0f}-{100 * hi:.0f}% "
                   f"over {args.runs} runs); {100 * eff32 / during:.0f}% of the median sample "
                   f"({during:.1f} GFLOP/s); {100 * eff32 / best_peak:.0f}% of the best matmul "
                   f"of the run ({best_peak:.1f} GFLOP/s)")  # fmt: skip
