@@ -15,6 +15,7 @@ Threads other than the main one allocate from their own glibc arenas, whose heap
 thread. ``depthgraph serve``, which runs inference in a thread pool, also asks for a single arena
 (``single_arena=True``) before it starts any thread; a library call never does that, since it
 would make every thread of the host program share one malloc lock.
+
 Opt out with ``DEPTHGRAPH_MALLOC_TUNING=0``; it is also skipped where the user already set
 glibc's own ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` variables, and on anything
 but Linux with glibc.
