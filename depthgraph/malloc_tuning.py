@@ -60,6 +60,16 @@ def _skip_reason() -> str | None:
     return None
 
 
+def _mallopt(*settings: tuple[int, int]) -> bool:
+    """``mallopt(param, value)`` for each pair; True when glibc accepted them all."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return all([bool(libc.mallopt(param, value)) for param, value in settings])
+    except (OSError, AttributeError) as exc:  # pragma: no cover - exotic libc builds
+        log.debug("mallopt unavailable: %s", exc)
+        return False
+
+
 def retain_freed_memory(single_arena: bool = False) -> bool:
     """Apply the thresholds once per process; return whether they are in force.
 
@@ -68,28 +78,18 @@ def retain_freed_memory(single_arena: bool = False) -> bool:
     """
     global _state, _single_arena
     with _lock:
-        if single_arena and not _single_arena and _skip_reason() is None:
-            try:
-                _single_arena = bool(ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, 1))
-            except (OSError, AttributeError):  # pragma: no cover - exotic libc builds
-                pass
+        reason = _skip_reason()
+        if single_arena and not _single_arena and reason is None:
+            _single_arena = _mallopt((M_ARENA_MAX, 1))
         if _state is not None:
             return _state
-        reason = _skip_reason()
         if reason is not None:
             log.debug("malloc tuning skipped: %s", reason)
             _state = False
             return False
-        try:
-            libc = ctypes.CDLL("libc.so.6")
-            ok = bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
-            ok = bool(libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)) and ok
-        except (OSError, AttributeError) as exc:  # pragma: no cover - exotic libc builds
-            log.debug("malloc tuning failed: %s", exc)
-            ok = False
-        log.debug("malloc tuning %s", "applied" if ok else "refused by mallopt")
-        _state = ok
-        return ok
+        _state = _mallopt((M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES), (M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
+        log.debug("malloc tuning %s", "applied" if _state else "refused by mallopt")
+        return _state
 
 
 def status() -> dict[str, bool | None]:

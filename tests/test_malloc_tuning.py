@@ -51,10 +51,15 @@ PROBE = textwrap.dedent(
 FEW = 8192  # 32 MiB of fresh pages over four repetitions; untuned it is over 64,000
 
 
+def _clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without any malloc setting of the user's, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    env.pop("DEPTHGRAPH_MALLOC_TUNING", None)
+    return {**env, **extra}
+
+
 def _probe(mode: str, where: str = "main", **env: str) -> tuple[bool, int]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
-    full_env.pop("DEPTHGRAPH_MALLOC_TUNING", None)
-    full_env.update(env)
+    full_env = _clean_env(**env)
     out = subprocess.run(
         [sys.executable, "-c", PROBE, mode, where], capture_output=True, text=True, env=full_env,
         timeout=120, check=True,
@@ -104,10 +109,9 @@ def test_loading_a_cpu_model_applies_the_tuning():
         """
     )
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
-    env.pop("DEPTHGRAPH_MALLOC_TUNING", None)
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, env=env, timeout=120
-    )
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, env=_clean_env(),
+        timeout=120,
+    )  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "True"
