@@ -169,8 +169,7 @@ def predict(
     with _reported(verbose):
         from depthgraph.engine.workflow import Workflow
 
-        if device:
-            os.environ["DEPTHGRAPH_DEVICE"] = device
+        _use_device(device)
         if weights is not None:
             _point_model_at(weights, model.value)
         definition = build_predict_definition(model.value, colormap, point_cloud)
@@ -178,6 +177,14 @@ def predict(
         jobs = plan_jobs(workflow, images, recursive=recursive)
         code = _execute(workflow, jobs, {}, output_dir, batch_size, verbose, quiet)
     raise typer.Exit(code)
+
+
+def _use_device(device: str | None) -> None:
+    """Pass ``--device`` to the depth blocks, which read it from their environment variable."""
+    if device:
+        from depthgraph.blocks.depth_estimation import DEVICE_ENV
+
+        os.environ[DEVICE_ENV] = device
 
 
 def _point_model_at(weights: Path, variant: str) -> None:
@@ -221,8 +228,7 @@ def run(
     with _reported(verbose):
         from depthgraph.engine.workflow import Workflow
 
-        if device:
-            os.environ["DEPTHGRAPH_DEVICE"] = device
+        _use_device(device)
         if not workflow_path.is_file():
             raise CLIError(f"{workflow_path}: no such workflow file")
         workflow = Workflow.from_definition(workflow_path)
@@ -329,8 +335,7 @@ def serve(
     with _reported(verbose):
         from depthgraph.server import ServerSettings, run_server
 
-        if device:
-            os.environ["DEPTHGRAPH_DEVICE"] = device
+        _use_device(device)
         settings = ServerSettings.from_env(
             host=host, port=port, api_key=api_key or None,
             max_body_bytes=int(max_body_mb * 1024 * 1024), max_image_pixels=max_image_pixels,

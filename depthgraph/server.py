@@ -370,8 +370,10 @@ def _loaded_models() -> list[Any]:
 
 
 def _device() -> str:
-    if os.environ.get("DEPTHGRAPH_DEVICE"):
-        return os.environ["DEPTHGRAPH_DEVICE"]
+    from depthgraph.blocks.depth_estimation import DEVICE_ENV
+
+    if os.environ.get(DEVICE_ENV):
+        return os.environ[DEVICE_ENV]
     torch = sys.modules.get("torch")  # never import torch just to answer /info
     if torch is None:
         return "auto (torch not loaded yet)"
