@@ -111,9 +111,10 @@ def executed_gflop(model, h: int, w: int) -> float:
     return total / 1e9
 
 
-def timed(fn, runs: int) -> list[float]:
-    """Wall times of ``runs`` calls of ``fn`` after one warm-up call."""
-    fn()
+def timed(fn, runs: int, warm_up: bool = True) -> list[float]:
+    """Wall times of ``runs`` calls of ``fn`` (after one warm-up call unless told otherwise)."""
+    if warm_up:
+        fn()
     times = []
     for _ in range(runs):
         t = time.perf_counter()
@@ -151,12 +152,9 @@ def bench_variant(variant: str, root: Path, runs: int, image: np.ndarray, full_b
             times = timed(lambda m=model: m(image), 1 if short else runs)
         result[f"{name}_latency_s"] = statistics.median(times)
         batch = [image] * 4
-        if short:  # one timed batch, the model is warm from the latency runs
-            t = time.perf_counter()
-            model(batch, batch_size=4)
-            btimes = [time.perf_counter() - t]
-        else:
-            btimes = timed(lambda m=model: m(batch, batch_size=4), max(2, runs // 2))
+        # emulated bf16: one timed batch, the model is already warm from the latency runs
+        btimes = timed(lambda m=model: m(batch, batch_size=4), 1 if short else max(2, runs // 2),
+                       warm_up=not short)  # fmt: skip
         result[f"{name}_batch4_img_s"] = 4 / statistics.median(btimes)
     d32 = fp32(image)[0].numpy()
     d16 = bf16(image)[0].numpy()
