@@ -1,0 +1,82 @@
+"""Server settings: one frozen dataclass, read from ``DEPTHGRAPH_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from typing import Any, Callable
+
+API_KEY_ENV = "DEPTHGRAPH_API_KEY"
+
+
+def _env_number(name: str, default: Any, cast: Callable[[str], Any]) -> Any:
+    value = os.environ.get(name)
+    if value in (None, ""):
+        return default
+    try:
+        return cast(value)
+    except ValueError:
+        raise ValueError(f"environment variable {name}={value!r}: expected a "
+                         f"{cast.__name__}") from None
+
+
+def _env_int(name: str, default: int) -> int:
+    return _env_number(name, default, int)
+
+
+def _env_float(name: str, default: float) -> float:
+    return _env_number(name, default, float)
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value in (None, ""):
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Server configuration. :meth:`from_env` reads ``DEPTHGRAPH_*`` environment variables."""
+
+    host: str = "127.0.0.1"
+    port: int = 9001
+    #: requests without this key get 401 (None: no key needed)
+    api_key: str | None = None
+    #: largest request body, bytes (checked on Content-Length and on the bytes actually received)
+    max_body_bytes: int = 32 * 1024 * 1024
+    #: largest image, width x height, checked from the header before decoding
+    max_image_pixels: int = 40_000_000
+    #: most images in one request (over all image inputs)
+    max_batch_size: int = 16
+    #: seconds one request may spend compiling and running its workflow
+    request_timeout_s: float = 120.0
+    #: threads running workflows (more threads share the CPU/GPU; 1 serialises inference)
+    inference_workers: int = 1
+    #: requests waiting for a worker beyond this number are refused with 503
+    max_queued_requests: int = 16
+    #: compiled workflows kept, keyed by the definition's hash
+    workflow_cache_size: int = 32
+    #: allow images given as {"type": "url"} (fetched by the server)
+    allow_url_images: bool = False
+    #: timeout of one URL image fetch, seconds
+    url_fetch_timeout_s: float = 10.0
+    #: allow blocks of type "sink" (they write files on the server)
+    allow_sinks: bool = False
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> "ServerSettings":
+        """Settings from ``DEPTHGRAPH_API_KEY`` and ``DEPTHGRAPH_SERVER_*`` variables, then overrides."""
+        base = cls(
+            api_key=os.environ.get(API_KEY_ENV) or None,
+            max_body_bytes=_env_int("DEPTHGRAPH_SERVER_MAX_BODY_BYTES", cls.max_body_bytes),
+            max_image_pixels=_env_int("DEPTHGRAPH_SERVER_MAX_IMAGE_PIXELS", cls.max_image_pixels),
+            max_batch_size=_env_int("DEPTHGRAPH_SERVER_MAX_BATCH_SIZE", cls.max_batch_size),
+            request_timeout_s=_env_float("DEPTHGRAPH_SERVER_REQUEST_TIMEOUT_S", cls.request_timeout_s),
+            inference_workers=_env_int("DEPTHGRAPH_SERVER_WORKERS", cls.inference_workers),
+            max_queued_requests=_env_int("DEPTHGRAPH_SERVER_MAX_QUEUED", cls.max_queued_requests),
+            workflow_cache_size=_env_int("DEPTHGRAPH_SERVER_CACHE_SIZE", cls.workflow_cache_size),
+            allow_url_images=_env_bool("DEPTHGRAPH_SERVER_ALLOW_URL_IMAGES", cls.allow_url_images),
+            allow_sinks=_env_bool("DEPTHGRAPH_SERVER_ALLOW_SINKS", cls.allow_sinks),
+        )
+        return replace(base, **{k: v for k, v in overrides.items() if v is not None})
