@@ -1,0 +1,5 @@
+"""``python -m depthgraph.cli``."""
+
+from depthgraph.cli import main
+
+main()

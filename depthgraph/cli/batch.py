@@ -1,0 +1,62 @@
+"""Running a compiled workflow over image jobs with a progress bar, and the summary table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from depthgraph.cli.common import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, console, err_console
+from depthgraph.cli_runner import ImageJob, RunSummary, run_jobs
+
+
+def print_summary(summary: RunSummary, output_dir: Path, verbose: bool) -> int:
+    table = Table(title=f"depthgraph: {summary.done} of {summary.total} images", show_lines=False)
+    table.add_column("image", overflow="fold")
+    table.add_column("status")
+    table.add_column("written / error", overflow="fold")
+    table.add_column("seconds", justify="right")
+    for item in summary.items:
+        if item.error is None:
+            table.add_row(str(item.job.label), "[green]ok[/green]",
+                          f"{len(item.files)} files in {item.directory}", f"{item.seconds:.2f}")
+        else:
+            table.add_row(str(item.job.label), "[red]failed[/red]", item.error, f"{item.seconds:.2f}")
+    console.print(table)
+    for item in summary.items:
+        if item.error is not None and verbose and item.traceback:
+            err_console.print(item.traceback, markup=False, highlight=False)
+    rate = summary.done / summary.seconds if summary.seconds > 0 else 0.0
+    console.print(f"{summary.done} ok, {summary.failed} failed in {summary.seconds:.1f} s "
+                  f"({rate:.2f} images/s); outputs in {output_dir}", highlight=False)
+    if summary.failed:
+        for item in summary.items:
+            if item.error is not None:
+                err_console.print(f"[red]failed:[/red] {item.job.label}: {item.error}",
+                                  highlight=False)
+    if summary.done == 0:
+        return EXIT_ERROR
+    return EXIT_PARTIAL if summary.failed else EXIT_OK
+
+
+def execute_jobs(workflow: Any, jobs: list[ImageJob], params: dict[str, Any], output_dir: Path,
+             batch_size: int, verbose: bool, quiet: bool) -> int:
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+
+    if len(jobs) > 1 and not quiet:
+        columns = [TextColumn("[progress.description]{task.description}"), BarColumn(),
+                   MofNCompleteColumn(), TextColumn("{task.fields[rate]} img/s"),
+                   TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn()]
+        with Progress(*columns, console=err_console, transient=False) as progress:
+            task = progress.add_task("images", total=len(jobs), rate="-")
+
+            def advance(done: int, seconds: float) -> None:
+                rate = f"{done / seconds:.2f}" if seconds > 0 else "-"
+                progress.update(task, completed=done, rate=rate)
+
+            summary = run_jobs(workflow, jobs, params, output_dir, batch_size, on_progress=advance)
+    else:
+        summary = run_jobs(workflow, jobs, params, output_dir, batch_size)
+    return print_summary(summary, output_dir, verbose)

@@ -1,0 +1,111 @@
+"""What every command shares: the typer apps, consoles, option types, exit codes and error reporting."""
+
+from __future__ import annotations
+
+import os
+import traceback
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Iterator, Optional
+
+import typer
+from rich.console import Console
+from typing_extensions import Annotated
+
+
+EXIT_OK, EXIT_ERROR, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 3, 130
+
+console = Console()
+err_console = Console(stderr=True, soft_wrap=True)
+
+app = typer.Typer(
+    name="depthgraph",
+    help="Depth Anything 3 as workflow blocks: depth maps, colour maps, point clouds, distances.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+weights_app = typer.Typer(
+    help="See and manage the local weights directory ($DEPTHGRAPH_WEIGHTS_DIR).",
+    no_args_is_help=True,
+)
+app.add_typer(weights_app, name="weights")
+
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Print tracebacks on failure.")]
+Device = Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1, mps (default: automatic).")]
+OutputDir = Annotated[Path, typer.Option("--output-dir", "-o", help="Where results go.")]
+Recursive = Annotated[bool, typer.Option("--recursive", "-r", help="Look into sub-folders.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+
+
+class ModelSize(str, Enum):
+    small = "small"
+    base = "base"
+
+
+class CLIError(Exception):
+    """A failure the CLI reports as one line."""
+
+
+@contextmanager
+def reported(verbose: bool) -> Iterator[None]:
+    """Turn any exception into one red line (plus the traceback with --verbose) and exit 1."""
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except KeyboardInterrupt:
+        err_console.print("[red]interrupted[/red]")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
+        if verbose:
+            err_console.print("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+                              markup=False, highlight=False)
+        err_console.print(f"[red]error:[/red] {one_line(exc)}", highlight=False)
+        raise typer.Exit(EXIT_ERROR) from None
+
+
+def one_line(exc: BaseException) -> str:
+    from depthgraph.engine.errors import WorkflowError
+
+    text = str(exc).strip() or type(exc).__name__
+    if not isinstance(exc, (WorkflowError, CLIError)) and type(exc).__name__ not in (
+        "ImageReadError", "WeightsError", "WeightsNotFoundError", "RunSetupError", "FatalRunError"
+    ):
+        text = f"{type(exc).__name__}: {text}"
+    return " ".join(text.split())
+
+
+def use_device(device: str | None) -> None:
+    """Pass ``--device`` to the depth blocks, which read it from their environment variable."""
+    if device:
+        from depthgraph.blocks.depth_estimation import DEVICE_ENV
+
+        os.environ[DEVICE_ENV] = device
+
+
+def point_model_at(weights: Path, variant: str) -> None:
+    """Use one checkpoint file: a temporary weights root whose variant folder links to it."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from depthgraph.models.depth_anything_v3.recipe import weights_folder_name
+    from depthgraph.weights_store import WEIGHTS_DIR_ENV
+
+    source = weights.expanduser().resolve()
+    if source.is_dir():
+        source = source / "model.safetensors"
+    if not source.is_file():
+        raise CLIError(f"--weights {weights}: no such file")
+    root = Path(tempfile.mkdtemp(prefix="depthgraph-weights-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)  # only a link (or copy) lives there
+    folder = root / weights_folder_name(variant)
+    folder.mkdir()
+    try:
+        (folder / "model.safetensors").symlink_to(source)
+    except OSError:
+        shutil.copyfile(source, folder / "model.safetensors")
+    os.environ[WEIGHTS_DIR_ENV] = str(root)

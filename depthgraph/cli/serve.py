@@ -1,0 +1,43 @@
+"""``depthgraph serve``: the HTTP server."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+from typing_extensions import Annotated
+
+from depthgraph.cli.common import Device, Verbose, reported, use_device, app, err_console
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind (0.0.0.0 exposes the server to the network).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 9001,
+    api_key: Annotated[Optional[str], typer.Option(envvar="DEPTHGRAPH_API_KEY", help="Refuse requests without this key (401). Prefer the environment variable.", show_default=False)] = None,
+    max_body_mb: Annotated[float, typer.Option(help="Largest request body, MiB.")] = 32.0,
+    max_image_pixels: Annotated[int, typer.Option(help="Largest image, width x height.")] = 40_000_000,
+    max_batch_size: Annotated[int, typer.Option(help="Most images per request.")] = 16,
+    timeout: Annotated[float, typer.Option(help="Seconds one request may run.")] = 120.0,
+    workers: Annotated[int, typer.Option(help="Inference threads.")] = 1,
+    allow_url_images: Annotated[bool, typer.Option("--allow-url-images", help="Let requests give images as URLs the server fetches.")] = False,
+    allow_sinks: Annotated[bool, typer.Option("--allow-sinks", help="Let requests run blocks that write files on the server.")] = False,
+    device: Device = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    verbose: Verbose = False,
+) -> None:
+    """Serve the Roboflow-compatible Workflows HTTP API (uvicorn)."""
+    with reported(verbose):
+        from depthgraph.server import ServerSettings, run_server
+
+        use_device(device)
+        settings = ServerSettings.from_env(
+            host=host, port=port, api_key=api_key or None,
+            max_body_bytes=int(max_body_mb * 1024 * 1024), max_image_pixels=max_image_pixels,
+            max_batch_size=max_batch_size, request_timeout_s=timeout, inference_workers=workers,
+            allow_url_images=allow_url_images or None, allow_sinks=allow_sinks or None,
+        )
+        if host not in ("127.0.0.1", "localhost", "::1") and not settings.api_key:
+            err_console.print(f"[yellow]warning:[/yellow] serving on {host} without an API key; "
+                              "set DEPTHGRAPH_API_KEY", highlight=False)
+        run_server(settings, log_level=log_level)
