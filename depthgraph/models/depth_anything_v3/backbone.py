@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import DA3Config
+from .reference import DEFAULT_STRATEGY, Reference, select_reference
 
 
 class Mlp(nn.Module):
@@ -214,34 +215,60 @@ class DinoVisionTransformer(nn.Module):
 
         return self._cached(("rope", ph, pw, flat, str(device)), make)
 
-    def forward(self, x: Tensor) -> tuple[list[Tensor], Tensor]:
-        """``x`` (B, 3, H, W) -> ([(B, ph*pw, 2D)] per out layer, camera feature (B, 2D))."""
-        b, _, h, w = x.shape
+    def forward(
+        self, x: Tensor, num_views: int = 1, reference: Reference = DEFAULT_STRATEGY
+    ) -> tuple[list[Tensor], Tensor, Tensor]:
+        """``x`` (B*S, 3, H, W), the S views of each sample consecutive ->
+        ([(B*S, ph*pw, 2D)] per out layer, camera feature (B*S, 2D), reference view (B,)).
+
+        With ``num_views`` S = 1 every image is its own scene (the monocular network). With
+        S > 1 the global blocks attend over all S*N tokens of a sample, and the reference view
+        (chosen before block 3, see :mod:`.reference`) gets camera token 0, the others token 1.
+        Views stay in input order throughout: the global blocks give every view the same
+        positions, so the official reordering only changes float summation order (spec 3.3).
+        """
+        bs, _, h, w = x.shape
+        s = int(num_views)
+        if s < 1 or bs % s:
+            raise ValueError(f"{bs} images cannot be split into scenes of {s} views")
+        b = bs // s
         p = self.cfg.patch_size
         ph, pw = h // p, w // p
-        tokens = self.patch_embed(x)  # (B, ph*pw, D)
-        tokens = torch.cat([self.cls_token.expand(b, -1, -1).to(tokens.dtype), tokens], dim=1)
+        tokens = self.patch_embed(x)  # (B*S, ph*pw, D)
+        tokens = torch.cat([self.cls_token.expand(bs, -1, -1).to(tokens.dtype), tokens], dim=1)
         x = tokens + self._pos_embed(ph, pw, x.device).to(tokens.dtype)
+        n, d = x.shape[1], x.shape[2]
 
         local_rope = self._rope(ph, pw, False, x.device)
         global_rope = self._rope(ph, pw, True, x.device)
+        if s > 1:  # one sequence of S*N tokens per sample: the flat positions repeat per view
+            global_rope = (global_rope[0].repeat(s, 1), global_rope[1].repeat(s, 1))
+        ref = torch.zeros(b, dtype=torch.long, device=x.device)
         outs: list[Tensor] = []
         local_x = x
         prev = x
         camera = None
         last = max(self.cfg.out_layers)
         for i, blk in enumerate(self.blocks):
+            if i == self.cfg.special_start - 1 and s > 1:
+                ref = select_reference(x[:, 0].reshape(b, s, d), reference)
             if i == self.cfg.special_start:
-                # monocular: every sample is a first view -> camera_token[:, 0]
-                cam = self.camera_token[:, :1].expand(b, -1, -1).to(x.dtype)
+                # the reference view of each scene gets camera_token[:, 0], the others [:, 1]
+                is_ref = torch.arange(s, device=x.device)[None, :] == ref[:, None]  # (B, S)
+                which = (~is_ref).long().reshape(bs)
+                cam = self.camera_token[0].to(x.dtype)[which][:, None]  # (B*S, 1, D)
                 x = torch.cat([cam, x[:, 1:]], dim=1)
+            is_global = self._is_global(i)
             if i < self.cfg.special_start:
                 rope = None
             else:
-                rope = global_rope if self._is_global(i) else local_rope
+                rope = global_rope if is_global else local_rope
             prev = x
-            x = blk(x, rope)
-            if not self._is_global(i):
+            if is_global and s > 1:
+                x = blk(x.reshape(b, s * n, d), rope).reshape(bs, n, d)
+            else:
+                x = blk(x, rope)
+            if not is_global:
                 local_x = x
             if i in self.cfg.out_layers:
                 normed = self.norm(x)
@@ -250,7 +277,7 @@ class DinoVisionTransformer(nn.Module):
                 camera = torch.cat([prev[:, 0], x[:, 0]], dim=-1)
                 break
         assert camera is not None
-        return outs, camera
+        return outs, camera, ref
 
 
 class Backbone(nn.Module):
@@ -260,5 +287,7 @@ class Backbone(nn.Module):
         super().__init__()
         self.pretrained = DinoVisionTransformer(cfg)
 
-    def forward(self, x: Tensor) -> tuple[list[Tensor], Tensor]:
-        return self.pretrained(x)
+    def forward(
+        self, x: Tensor, num_views: int = 1, reference: Reference = DEFAULT_STRATEGY
+    ) -> tuple[list[Tensor], Tensor, Tensor]:
+        return self.pretrained(x, num_views, reference)

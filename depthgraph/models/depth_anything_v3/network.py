@@ -1,4 +1,4 @@
-"""The whole DA3 monocular network: backbone -> DualDPT head, camera decoder."""
+"""The whole DA3 network (one image, or several views of a scene): backbone -> DualDPT head, camera decoder."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from .backbone import Backbone
 from .camera import CameraDecoder
 from .config import DA3Config
 from .head import DualDPTHead
+from .reference import DEFAULT_STRATEGY, Reference
 
 
 @dataclass
@@ -22,6 +23,7 @@ class NetworkOutput:
     confidence: Tensor  # (B, h, w) float32
     intrinsics: Tensor  # (B, 3, 3) float32, at (h, w)
     extrinsics: Tensor  # (B, 3, 4) float32, world-to-camera
+    reference: Tensor | None = None  # (B,) int64 reference view per scene (multi-view input only)
 
 
 class DA3Network(nn.Module):
@@ -39,13 +41,26 @@ class DA3Network(nn.Module):
         self.head.to(memory_format=torch.channels_last)
         return self
 
-    def forward(self, pixels: Tensor, autocast_dtype: torch.dtype | None = None) -> NetworkOutput:
-        """``pixels`` (B, 3, h, w) normalised, h and w multiples of the patch size.
+    def forward(
+        self,
+        pixels: Tensor,
+        autocast_dtype: torch.dtype | None = None,
+        reference: Reference = DEFAULT_STRATEGY,
+    ) -> NetworkOutput:
+        """``pixels`` (B, 3, h, w) normalised, h and w multiples of the patch size: B independent
+        images. Or (B, S, 3, h, w): B scenes of S views each (outputs then have a (B, S) prefix
+        and ``reference`` holds each scene's reference view, see :mod:`.reference`).
 
         ``autocast_dtype`` runs the backbone under autocast in that dtype; the head and the
         camera decoder always run in float32.
         """
-        b, _, h, w = pixels.shape
+        scenes = pixels.dim() == 5
+        if scenes:
+            b, s = pixels.shape[:2]
+            pixels = pixels.flatten(0, 1)
+        else:
+            s = 1
+        _, _, h, w = pixels.shape
         p = self.cfg.patch_size
         if h % p or w % p:
             raise ValueError(f"network input {h}x{w} is not a multiple of the patch size {p}")
@@ -55,11 +70,19 @@ class DA3Network(nn.Module):
             else nullcontext()
         )
         with ctx:
-            feats, camera = self.backbone(pixels)
+            feats, camera, ref = self.backbone(pixels, s, reference)
         feats = [f.float() for f in feats]
         depth, confidence = self.head(feats, h, w)
         intrinsics, extrinsics = self.cam_dec(camera.float(), h, w)
-        return NetworkOutput(depth, confidence, intrinsics, extrinsics)
+        if not scenes:
+            return NetworkOutput(depth, confidence, intrinsics, extrinsics)
+        return NetworkOutput(
+            depth.unflatten(0, (b, s)),
+            confidence.unflatten(0, (b, s)),
+            intrinsics.unflatten(0, (b, s)),
+            extrinsics.unflatten(0, (b, s)),
+            ref,
+        )
 
     def clear_cache(self) -> None:
         """Drop cached position tables (needed after weights change)."""
