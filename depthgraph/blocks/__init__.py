@@ -10,6 +10,7 @@ def load_blocks() -> list[type[WorkflowBlock]]:
     from depthgraph.blocks.cascade_detection import CascadeDetectionBlock
     from depthgraph.blocks.colormap import DepthColormapBlock
     from depthgraph.blocks.depth_estimation import DepthEstimationBlock
+    from depthgraph.blocks.depth_stabilizer import DepthStabilizerBlock
     from depthgraph.blocks.detections_depth import DetectionsDepthBlock
     from depthgraph.blocks.point_cloud import PointCloudExportBlock, PointCloudProjectionBlock
     from depthgraph.blocks.visualization import (
@@ -20,6 +21,7 @@ def load_blocks() -> list[type[WorkflowBlock]]:
     return [
         DepthEstimationBlock,
         DepthColormapBlock,
+        DepthStabilizerBlock,
         PointCloudProjectionBlock,
         PointCloudExportBlock,
         DetectionsDepthBlock,

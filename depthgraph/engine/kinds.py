@@ -46,6 +46,10 @@ STRING_KIND = Kind("string", "A string.")
 BOOLEAN_KIND = Kind("boolean", "A boolean.")
 DICTIONARY_KIND = Kind("dictionary", "A JSON-like dictionary.")
 LIST_OF_VALUES_KIND = Kind("list_of_values", "A list of values.")
+VIDEO_METADATA_KIND = Kind(
+    "video_metadata",
+    "Where a frame sits in a video: a VideoMetadata (video id, frame number, frame timestamp, fps).",
+)
 
 BUILTIN_KINDS: tuple[Kind, ...] = (
     WILDCARD_KIND,
@@ -62,6 +66,7 @@ BUILTIN_KINDS: tuple[Kind, ...] = (
     BOOLEAN_KIND,
     DICTIONARY_KIND,
     LIST_OF_VALUES_KIND,
+    VIDEO_METADATA_KIND,
 )
 
 

@@ -3,6 +3,8 @@
 - ``image``: :class:`WorkflowImageData`, a BGR uint8 HxWx3 array plus the id of the image it came
   from (``parent_id``), so that derived images (a colour-mapped depth, an annotated picture) can be
   traced back to the input they belong to.
+- ``video_metadata``: :class:`VideoMetadata`, also carried by every frame's image
+  (``WorkflowImageData.video_metadata``) so that blocks can tell frames of one video apart.
 - ``point_cloud``: :class:`PointCloud`.
 - ``object_detection_prediction``: ``supervision.Detections`` (imported where used).
 - ``depth_map`` / ``numpy_array`` / ``camera_intrinsics``: plain numpy arrays.
@@ -25,17 +27,47 @@ def _readonly(array: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class VideoMetadata:
+    """Where a frame sits in a video (as Roboflow's ``VideoMetadata``).
+
+    - ``video_identifier``: unique per video run (two runs of one file get two identifiers)
+    - ``frame_number``: 0-based index of the frame in the source (skipped frames still count)
+    - ``frame_timestamp``: seconds from the start of the video (``frame_number / fps`` for files,
+      the wall clock since the first frame for live sources)
+    - ``fps``: the source's frame rate (frames per second; 0.0 when unknown)
+    - ``comes_from_video_file``: False for cameras and streams
+    """
+
+    video_identifier: str
+    frame_number: int
+    frame_timestamp: float
+    fps: float = 0.0
+    comes_from_video_file: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "video_identifier": self.video_identifier,
+            "frame_number": self.frame_number,
+            "frame_timestamp": self.frame_timestamp,
+            "fps": self.fps,
+            "comes_from_video_file": self.comes_from_video_file,
+        }
+
+
+@dataclass(frozen=True)
 class WorkflowImageData:
     """An image in a workflow. ``numpy_image`` is BGR uint8 HxWx3 and read-only.
 
     ``parent_id`` names the input image this one belongs to (an input image is its own parent);
-    ``image_id`` names this image itself; ``file_name`` is kept when the image came from a file.
+    ``image_id`` names this image itself; ``file_name`` is kept when the image came from a file;
+    ``video_metadata`` is set on frames of a video (and kept by :meth:`derive`).
     """
 
     numpy_image: np.ndarray
     parent_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     image_id: str | None = None
     file_name: str | None = None
+    video_metadata: VideoMetadata | None = None
 
     def __post_init__(self) -> None:
         img = self.numpy_image
@@ -63,6 +95,7 @@ class WorkflowImageData:
             parent_id=self.parent_id,
             image_id=f"{self.parent_id}-{suffix}",
             file_name=self.file_name,
+            video_metadata=self.video_metadata,
         )
 
 

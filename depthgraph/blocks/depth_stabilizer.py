@@ -1,0 +1,176 @@
+"""``depthgraph/depth_stabilizer@v1``: steady depth scale and normalisation over a video.
+
+Per video (state kept through :class:`~depthgraph.engine.state.VideoStateStore`):
+
+1. Work in the fitting space ``x`` (inverse depth by default) on a sampling grid of at most
+   about 4096 pixels.
+2. Fit ``scale * x + shift`` to the running estimate ``r`` by iteratively re-weighted least
+   squares (Huber weights, 4 passes), so that moving objects and bad pixels weigh little.
+3. If the median residual exceeds ``cut_threshold`` times the range, or the scale is not
+   positive, the frame is a cut: the estimate restarts from it (``reset`` is True).
+4. The aligned frame updates the running estimate, and its percentile range updates the
+   normalisation range, both by exponential smoothing with weight ``1 - exp(-dt / time_constant)``
+   where ``dt`` is the time since the previous frame (from the video metadata).
+
+Outputs the aligned depth, the depth normalised by the smoothed range (1 = nearest), and the
+scale and shift used.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from depthgraph.blocks.base import WorkflowBlock
+from depthgraph.blocks.depth_utils import as_depth_map, normalize_depth
+from depthgraph.engine.state import VideoStateStore
+from depthgraph.manifests.depth_stabilizer import DepthStabilizerManifest
+
+#: Seconds without frames after which a video's state is dropped.
+IDLE_SECONDS = 120.0
+_MAX_SAMPLES = 4096
+_HUBER_K = 1.345
+_DEFAULT_DT = 1.0 / 30.0
+
+
+@dataclass
+class StabilizerState:
+    """What the block remembers about one video."""
+
+    shape: tuple[int, int] | None = None
+    stride: int = 1
+    reference: np.ndarray | None = None  # running estimate of x on the sampling grid
+    low: float = 0.0
+    high: float = 1.0
+    last_time: float | None = None
+    frames: int = 0
+    resets: list[int] = field(default_factory=list)
+
+
+def fit_scale_shift(x: np.ndarray, r: np.ndarray, passes: int = 4) -> tuple[float, float, float]:
+    """Robust least squares ``scale * x + shift ~ r``; returns (scale, shift, median |residual|)."""
+    x = x.astype(np.float64, copy=False)
+    r = r.astype(np.float64, copy=False)
+    w = np.ones_like(x)
+    scale, shift = 1.0, 0.0
+    for _ in range(passes):
+        sw = w.sum()
+        if sw <= 0:
+            break
+        mx, mr = (w * x).sum() / sw, (w * r).sum() / sw
+        var = (w * (x - mx) ** 2).sum()
+        if var <= 1e-30:
+            scale, shift = 1.0, mr - mx
+        else:
+            scale = (w * (x - mx) * (r - mr)).sum() / var
+            shift = mr - scale * mx
+        residual = np.abs(scale * x + shift - r)
+        sigma = 1.4826 * float(np.median(residual)) + 1e-12
+        u = residual / (_HUBER_K * sigma)
+        w = np.where(u <= 1.0, 1.0, 1.0 / np.maximum(u, 1e-12))
+    residual = np.abs(scale * x + shift - r)
+    return float(scale), float(shift), float(np.median(residual))
+
+
+def _to_space(depth: np.ndarray, space: str) -> tuple[np.ndarray, np.ndarray]:
+    valid = np.isfinite(depth)
+    if space == "inverse_depth":
+        valid &= depth > 0
+        x = np.where(valid, 1.0 / np.where(valid, depth, 1.0), 0.0)
+    else:
+        x = np.where(valid, depth, 0.0)
+    return x.astype(np.float32), valid
+
+
+def _from_space(y: np.ndarray, valid: np.ndarray, space: str, floor: float) -> np.ndarray:
+    if space == "inverse_depth":
+        out = 1.0 / np.maximum(y, floor)
+    else:
+        out = y.copy()
+    out = out.astype(np.float32)
+    out[~valid] = np.inf if space == "inverse_depth" else np.nan
+    return out
+
+
+class DepthStabilizerBlock(WorkflowBlock):
+    """Aligns each frame's depth to the video's running estimate; see the module docstring."""
+
+    manifest_class = DepthStabilizerManifest
+
+    def __init__(self, manifest: Any = None) -> None:
+        super().__init__(manifest)
+        self.states = VideoStateStore(idle_seconds=IDLE_SECONDS)
+
+    def run(  # type: ignore[override]
+        self,
+        depth: Any,
+        image: Any = None,
+        space: str = "inverse_depth",
+        time_constant: float = 1.0,
+        percentile_low: float = 2.0,
+        percentile_high: float = 98.0,
+        cut_threshold: float = 0.15,
+        **_: Any,
+    ) -> dict[str, Any]:
+        depth_map = as_depth_map(depth, "depth")
+        metadata = getattr(image, "video_metadata", image)
+        state = self.states.get(metadata, factory=StabilizerState)
+        x, valid = _to_space(depth_map, space)
+        if not valid.any():
+            raise ValueError("property 'depth': no finite positive depth value in the frame")
+        if state is None:  # a still image: nothing to align to
+            return {"depth": depth_map, "normalized_depth": normalize_depth(depth_map),
+                    "scale": 1.0, "shift": 0.0, "reset": True}
+        timestamp = getattr(metadata, "frame_timestamp", None)
+        fps = float(getattr(metadata, "fps", 0.0) or 0.0)
+        dt = _DEFAULT_DT if fps <= 0 else 1.0 / fps
+        if timestamp is not None and state.last_time is not None and timestamp > state.last_time:
+            dt = float(timestamp) - state.last_time
+        weight = 1.0 if time_constant <= 0 else 1.0 - math.exp(-dt / float(time_constant))
+
+        if state.shape != depth_map.shape:
+            state.shape = depth_map.shape
+            state.stride = max(1, int(math.sqrt(depth_map.size / _MAX_SAMPLES)))
+            state.reference = None
+        s = state.stride
+        xs, vs = x[::s, ::s], valid[::s, ::s]
+        scale, shift, reset = 1.0, 0.0, state.reference is None
+        if not reset:
+            both = vs & np.isfinite(state.reference)
+            if both.sum() < 16:
+                reset = True
+            else:
+                scale, shift, median = fit_scale_shift(xs[both], state.reference[both])
+                span = max(state.high - state.low, 1e-12)
+                if not (scale > 0 and math.isfinite(scale) and median <= cut_threshold * span):
+                    reset, scale, shift = True, 1.0, 0.0
+        y = x * np.float32(scale) + np.float32(shift)
+        ys = np.where(vs, y[::s, ::s], np.nan).astype(np.float32)
+        low, high = (float(v) for v in np.percentile(y[valid], [percentile_low, percentile_high]))
+        if reset:
+            state.reference = ys
+            state.low, state.high = low, high
+            state.resets.append(state.frames)
+        else:
+            ref = state.reference
+            fresh = np.isnan(ref)
+            state.reference = np.where(fresh, ys, ref + np.float32(weight) * (ys - ref))
+            state.low += weight * (low - state.low)
+            state.high += weight * (high - state.high)
+        state.last_time = None if timestamp is None else float(timestamp)
+        state.frames += 1
+
+        span = state.high - state.low
+        normalized = np.zeros(depth_map.shape, dtype=np.float32)
+        if span > 0:
+            normalized = (y - np.float32(state.low)) / np.float32(span)
+            if space == "depth":
+                normalized = 1.0 - normalized
+            normalized = np.clip(normalized, 0.0, 1.0).astype(np.float32)
+            normalized[~valid] = 0.0
+        floor = max(abs(state.high), 1e-12) * 1e-6
+        return {"depth": _from_space(y, valid, space, floor), "normalized_depth": normalized,
+                "scale": float(scale), "shift": float(shift), "reset": bool(reset)}
