@@ -82,6 +82,28 @@ class Workflow:
         """Run with inputs as a dict; ``timeout`` (seconds) is checked between steps."""
         return execute(self.compiled, inputs, timeout=timeout)
 
+    # --- video -------------------------------------------------------------------------------
+
+    def run_video(self, source: Any, on_frame: Any = None, **options: Any) -> Any:
+        """Run over every frame of a video file, camera index, stream URL or list of frames.
+
+        ``on_frame(frame, result)`` is called per frame; ``output_dir=`` writes MP4 / JSON Lines
+        files. Returns a :class:`~depthgraph.video.pipeline.VideoRunSummary`. Options and
+        threading: :func:`depthgraph.video.pipeline.run_video` and ``docs/video.md``.
+        """
+        from depthgraph.video.pipeline import run_video
+
+        return run_video(self, source, on_frame=on_frame, **options)
+
+    def stream(self, source: Any, **options: Any) -> Any:
+        """``for frame, result in workflow.stream(source): ...`` (a reader thread decodes ahead).
+
+        Options: :class:`depthgraph.video.pipeline.VideoStream`.
+        """
+        from depthgraph.video.pipeline import stream
+
+        return stream(self, source, **options)
+
     def __repr__(self) -> str:
         return (
             f"Workflow(inputs={self.input_names}, steps={self.step_names}, outputs={self.output_names})"
