@@ -19,6 +19,8 @@ from .config import DA3Config
 from .network import DA3Network
 from .preprocess import preprocess, to_rgb_uint8
 from .recipe import canonical_variant, recipe_tensor
+from .reference import DEFAULT_STRATEGY, Reference, check_reference
+from .scene import ScenePrediction, build_scene_prediction, prepare_views
 from .weights import PREFIX, load_into, read_checkpoint, resolve_weights
 
 MODEL_IDS = {
@@ -183,14 +185,39 @@ class DepthAnything3:
                     results[i] = _postprocess(out, j, rgbs[i].shape[:2])
         return results  # type: ignore[return-value]
 
-    def forward_pixels(self, pixels: torch.Tensor):
-        """Run the network on normalised pixels (B, 3, h, w); outputs at (h, w) on CPU, float32."""
+    def predict_scene(self, images: Any, *, reference: Reference = DEFAULT_STRATEGY) -> ScenePrediction:
+        """Several views of ONE scene in one pass: depth that agrees across views, each view's
+        intrinsics and its pose in one shared world frame (see :mod:`.scene`).
+
+        ``images``: 1..N inputs of any kind :meth:`predict` accepts. ``reference``: the view
+        that defines the world frame, one of ``"saddle_balanced"`` (default), ``"first"``,
+        ``"middle"``, ``"saddle_sim_range"`` (strategies choose only when there are 3 or more
+        views, else view 0) or a view index. One image gives exactly :meth:`predict`'s result.
+        """
+        items = _as_list(images)
+        if not items:
+            raise ValueError("predict_scene needs at least one image")
+        rgbs = [to_rgb_uint8(img, i) for i, img in enumerate(items)]
+        return self.predict_scene_rgb(rgbs, reference=reference)
+
+    def predict_scene_rgb(self, rgbs: Sequence[np.ndarray], *, reference: Reference = DEFAULT_STRATEGY) -> ScenePrediction:
+        """Like :meth:`predict_scene` for already-decoded RGB uint8 (H, W, 3) arrays."""
+        ref = check_reference(reference, len(rgbs))
+        pixels, geometry = prepare_views(rgbs, self.process_res)
+        out = self.forward_pixels(torch.from_numpy(pixels)[None], reference=ref)
+        return build_scene_prediction(out, geometry, pixels, _postprocess)
+
+    def forward_pixels(self, pixels: torch.Tensor, reference: Reference = DEFAULT_STRATEGY):
+        """Run the network on normalised pixels (B, 3, h, w), or (B, S, 3, h, w) for B scenes
+        of S views; outputs at (h, w) on CPU, float32."""
         with torch.inference_mode():
-            out = self.network(pixels.to(self._device, non_blocking=True), self._autocast)
+            out = self.network(pixels.to(self._device, non_blocking=True), self._autocast, reference)
             out.depth = out.depth.float().cpu()
             out.confidence = out.confidence.float().cpu()
             out.intrinsics = out.intrinsics.float().cpu()
             out.extrinsics = out.extrinsics.float().cpu()
+            if out.reference is not None:
+                out.reference = out.reference.cpu()
         return out
 
 
@@ -283,4 +310,4 @@ def predict_images(model: DepthAnything3, images: Iterable[np.ndarray], batch_si
     return model.predict(list(images), batch_size=batch_size)
 
 
-__all__ = ["AutoModel", "DepthAnything3", "DepthPrediction", "predict_images", "parse_model_id", "canonical_variant"]
+__all__ = ["AutoModel", "DepthAnything3", "DepthPrediction", "ScenePrediction", "predict_images", "parse_model_id", "canonical_variant"]

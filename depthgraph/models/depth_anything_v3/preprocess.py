@@ -8,6 +8,14 @@ from typing import Any
 import cv2
 import numpy as np
 
+from depthgraph.image_decoding import (
+    ImageReadError,
+    is_pil_image,
+    pil_to_bgr_uint8,
+    read_image,
+    to_bgr_uint8,
+)
+
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 
@@ -21,67 +29,37 @@ def _describe(image: Any) -> str:
 def to_rgb_uint8(image: Any, index: int = 0) -> np.ndarray:
     """Turn one input into a contiguous RGB uint8 (H, W, 3) array.
 
-    Accepted: numpy BGR uint8 as OpenCV reads it (HxW grayscale and HxWx4 BGRA too; uint16 is
-    scaled to 8 bit; float arrays in [0, 1] are scaled by 255), PIL images (RGB), and ``str`` /
-    ``Path`` read from disk. Anything else raises ``ValueError`` naming ``index``.
+    Accepted: numpy BGR arrays as OpenCV reads them (HxW grey and HxWx4 BGRA too; uint16, bool
+    and float converted by the rules of :mod:`depthgraph.image_decoding`), PIL images (RGB), and
+    ``str`` / ``Path`` read from disk by the same decoder as the CLI and server (pixel limit
+    from the header, truncated files refused). Anything else raises ``ValueError`` naming ``index``.
     """
     where = f"image {index}"
     if isinstance(image, (str, Path)):
         path = Path(image)
         if not path.is_file():
             raise ValueError(f"{where}: file not found: {path}")
-        data = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if data is None:
-            raise ValueError(f"{where}: cannot read an image from {path} (unsupported or corrupt file)")
-        return to_rgb_uint8(data, index)
-    if not isinstance(image, np.ndarray):
         try:
-            from PIL import Image
-        except ImportError:  # pragma: no cover - pillow is optional
-            Image = None
-        if Image is not None and isinstance(image, Image.Image):
-            rgb = np.asarray(image.convert("RGB"))
-            return _check_size(np.ascontiguousarray(rgb), where)
+            bgr = read_image(path)
+        except ImageReadError as exc:
+            raise ValueError(f"{where}: cannot read an image from {exc}") from None
+    elif isinstance(image, np.ndarray):
+        bgr = to_bgr_uint8(image, where)
+    elif is_pil_image(image):
+        bgr = pil_to_bgr_uint8(image, where)
+    else:
         raise ValueError(
             f"{where}: expected a numpy array (BGR), a PIL image or a file path, got {_describe(image)}"
         )
-    arr = image
-    if arr.ndim == 3 and arr.shape[2] == 1:
-        arr = arr[:, :, 0]
-    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
-        raise ValueError(
-            f"{where}: expected an HxW, HxWx3 (BGR) or HxWx4 (BGRA) array, got shape {arr.shape}"
-        )
-    _check_size(arr, where)
-    if arr.dtype == np.uint8:
-        pass
-    elif arr.dtype == np.uint16:
-        arr = (arr.astype(np.float32) * (255.0 / 65535.0) + 0.5).astype(np.uint8)
-    elif arr.dtype == np.bool_:
-        arr = arr.astype(np.uint8) * 255
-    elif np.issubdtype(arr.dtype, np.floating):
-        if not np.isfinite(arr).all():
-            raise ValueError(f"{where}: the array contains NaN or infinite values")
-        top = 1.0 if arr.max() <= 1.0 else 255.0
-        arr = np.clip(arr.astype(np.float32) * (255.0 / top) + 0.5, 0, 255).astype(np.uint8)
-    else:
-        raise ValueError(
-            f"{where}: unsupported dtype {arr.dtype} (expected uint8, uint16 or float in [0, 1])"
-        )
-    if arr.ndim == 2:
-        return np.ascontiguousarray(np.repeat(arr[:, :, None], 3, axis=2))
-    if arr.shape[2] == 4:
-        return cv2.cvtColor(np.ascontiguousarray(arr), cv2.COLOR_BGRA2RGB)
-    return cv2.cvtColor(np.ascontiguousarray(arr), cv2.COLOR_BGR2RGB)
+    _check_size(bgr, where)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def _check_size(arr: np.ndarray, where: str) -> np.ndarray:
     h, w = arr.shape[:2]
     if h == 0 or w == 0:
         raise ValueError(f"{where}: the image is empty ({h}x{w} pixels)")
-    if h < 2 or w < 2:
-        raise ValueError(f"{where}: the image is {h}x{w} pixels; at least 2 pixels are needed per side")
-    return arr
+    return arr  # any other size works: resize_for_network upsizes small sides to the patch grid
 
 
 def nearest_multiple(x: int, base: int = 14) -> int:
