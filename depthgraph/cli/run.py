@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 import typer
 from typing_extensions import Annotated
@@ -22,6 +22,12 @@ def run(
     output_dir: OutputDir = Path("depthgraph_outputs"),
     batch_size: Annotated[int, typer.Option(min=1, help="Images per workflow run.")] = 1,
     device: Device = None,
+    video: Annotated[Optional[str], typer.Option("--video", help="Run over a video instead of images: a file, a camera index (0) or an rtsp:// / http(s):// URL. Image outputs -> MP4, the rest -> results.jsonl (one line per frame).", rich_help_panel="Video")] = None,
+    max_fps: Annotated[Optional[float], typer.Option("--max-fps", min=0.001, help="Keep at most N frames per second of video.", rich_help_panel="Video")] = None,
+    frames: Annotated[Optional[str], typer.Option("--frames", metavar="START:END", help="Only these source frame numbers (END exclusive).", rich_help_panel="Video")] = None,
+    ply_every: Annotated[int, typer.Option("--ply-every", min=0, help="Write point-cloud outputs as PLY every N frames (0: never).", rich_help_panel="Video")] = 0,
+    preview: Annotated[bool, typer.Option("--preview", help="Show a preview window (needs a display and an OpenCV with GUI).", rich_help_panel="Video")] = False,
+    codec: Annotated[str, typer.Option("--codec", help="MP4 codec: auto (H.264 with PyAV, else mp4v), h264 or mp4v.", rich_help_panel="Video")] = "auto",
     recursive: Recursive = False,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -35,6 +41,14 @@ def run(
             raise CLIError(f"{workflow_path}: no such workflow file")
         workflow = Workflow.from_definition(workflow_path)
         params = parse_params(param, workflow)
+        if video is not None:
+            if image:
+                raise CLIError("give --video or --image, not both")
+            from depthgraph.video.cli import run_video_command
+
+            raise typer.Exit(run_video_command(
+                workflow, video, params, output_dir, batch_size=batch_size, max_fps=max_fps,
+                frames=frames, ply_every=ply_every, preview=preview, codec=codec, quiet=quiet))
         if not image and list(workflow.image_input_names):
             raise CLIError("no --image given; the workflow needs "
                            + ", ".join(f"'{n}'" for n in workflow.image_input_names))
