@@ -25,6 +25,12 @@ import numpy as np
 
 from depthgraph.engine.errors import RuntimeInputError
 from depthgraph.engine.values import PointCloud, WorkflowImageData
+from depthgraph.image_decoding import (
+    ImageReadError,
+    decode_image_bytes,
+    pil_to_bgr_uint8,
+    to_bgr_uint8,
+)
 
 IMAGE_FORMATS = ("jpeg", "png")
 _DATA_URI_PREFIX = "data:"
@@ -37,45 +43,24 @@ def _input_error(input_name: str, message: str) -> RuntimeInputError:
     return RuntimeInputError(f"input '{input_name}': {message}", context=f"input '{input_name}'")
 
 
+def _decoding_error(input_name: str, exc: ImageReadError) -> RuntimeInputError:
+    return RuntimeInputError(str(exc), context=f"input '{input_name}'")
+
+
 def _array_to_bgr(array: np.ndarray, input_name: str) -> np.ndarray:
-    if array.dtype != np.uint8:
-        if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.number):
-            raise _input_error(input_name, f"image arrays must be uint8, got dtype {array.dtype}")
-        raise _input_error(
-            input_name,
-            f"image arrays must be uint8 (0-255), got dtype {array.dtype}; convert with "
-            "np.clip(a, 0, 255).astype(np.uint8)",
-        )
-    if array.ndim == 2:
-        return np.ascontiguousarray(np.repeat(array[:, :, None], 3, axis=2))
-    if array.ndim == 3 and array.shape[2] == 1:
-        return np.ascontiguousarray(np.repeat(array, 3, axis=2))
-    if array.ndim == 3 and array.shape[2] == 3:
-        return array
-    if array.ndim == 3 and array.shape[2] == 4:
-        return np.ascontiguousarray(array[:, :, :3])  # BGRA -> BGR (alpha dropped)
-    raise _input_error(
-        input_name,
-        f"image arrays must be HxW (gray), HxWx3 (BGR) or HxWx4 (BGRA); got shape {array.shape}",
-    )
+    """An array handed in by the caller, by the rules of :mod:`depthgraph.image_decoding`."""
+    try:
+        return to_bgr_uint8(array, f"input '{input_name}'")
+    except ImageReadError as exc:
+        raise _decoding_error(input_name, exc) from None
 
 
 def _decode_bytes(data: bytes, input_name: str) -> np.ndarray:
-    import cv2
-
-    if not data:
-        raise _input_error(input_name, "the image data is empty")
-    buffer = np.frombuffer(data, dtype=np.uint8)
-    image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise _input_error(input_name, f"cannot decode {len(data)} bytes as an image (PNG, JPEG, ...)")
-    if image.dtype != np.uint8:  # 16-bit PNG/TIFF and friends: scale to 8 bit
-        if np.issubdtype(image.dtype, np.integer):
-            top = float(np.iinfo(image.dtype).max)
-            image = np.round(image.astype(np.float64) * (255.0 / top)).astype(np.uint8)
-        else:
-            image = np.clip(image, 0, 255).astype(np.uint8)
-    return _array_to_bgr(image, input_name)
+    """Encoded bytes, decoded by :mod:`depthgraph.image_decoding` (pixel limit, truncation)."""
+    try:
+        return decode_image_bytes(data, f"input '{input_name}'")
+    except ImageReadError as exc:
+        raise _decoding_error(input_name, exc) from None
 
 
 def _decode_base64(text: str, input_name: str) -> np.ndarray:
@@ -119,7 +104,8 @@ def _is_probably_base64(text: str) -> bool:
 def decode_image(value: Any, input_name: str = "image") -> WorkflowImageData:
     """One runtime image as a :class:`WorkflowImageData`; errors name ``input_name``.
 
-    Accepted: numpy arrays (HxWx3 BGR, HxW gray, HxWx4 BGRA; uint8), a WorkflowImageData, a path
+    Accepted: numpy arrays (HxWx3 BGR, HxW gray, HxWx4 BGRA; uint8, uint16, bool or float by the
+    rules of :mod:`depthgraph.image_decoding`), a WorkflowImageData, a path
     (str or Path), raw encoded bytes, base64 text (optionally a ``data:`` URI), a dict
     ``{"type": "base64" | "file" | "numpy_object", "value": ...}``, or a PIL image.
     """
@@ -139,8 +125,10 @@ def decode_image(value: Any, input_name: str = "image") -> WorkflowImageData:
     elif isinstance(value, dict):
         return _decode_dict(value, input_name)
     elif hasattr(value, "convert") and hasattr(value, "size"):  # PIL.Image.Image
-        array = np.asarray(value.convert("RGB"))[:, :, ::-1]
-        array = np.ascontiguousarray(array)
+        try:
+            array = pil_to_bgr_uint8(value, f"input '{input_name}'")
+        except ImageReadError as exc:
+            raise _decoding_error(input_name, exc) from None
     elif value is None:
         raise _input_error(input_name, "no image given (None)")
     else:

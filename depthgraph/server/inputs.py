@@ -8,7 +8,7 @@ from typing import Any
 
 from depthgraph.engine.errors import RuntimeInputError
 from depthgraph.engine.values import WorkflowImageData
-from depthgraph.image_files import ImageReadError, decode_image_bytes
+from depthgraph.image_decoding import ImageReadError, ImageTooLargeError, decode_image_bytes
 from depthgraph.server.errors import ServerError
 from depthgraph.server.settings import ServerSettings
 
@@ -67,7 +67,7 @@ def _decode_one(value: Any, where: str, settings: ServerSettings) -> WorkflowIma
     try:
         array = decode_image_bytes(data, where, max_pixels=settings.max_image_pixels)
     except ImageReadError as exc:
-        status = 413 if "more than the limit" in str(exc) else 400
+        status = 413 if isinstance(exc, ImageTooLargeError) else 400
         raise ServerError(status, str(exc), "ImageTooLarge" if status == 413 else "InvalidImage",
                           where) from None
     return WorkflowImageData(numpy_image=array)
