@@ -13,6 +13,7 @@ from typing import Any, Callable
 import numpy as np
 
 from depthgraph.blocks.base import WorkflowBlock
+from depthgraph.engine.errors import StepInputError
 from depthgraph.engine.values import WorkflowImageData
 from depthgraph.manifests.cascade_detection import CascadeDetectionManifest
 
@@ -66,7 +67,7 @@ def _opencv_detector(cascade: str) -> Detector | None:
 def get_detector(cascade: str) -> Detector:
     """The detector for ``cascade`` (cached), or a ValueError saying why none is available."""
     if cascade not in HAAR_FILES:
-        raise ValueError(
+        raise StepInputError(
             f"property 'cascade': expected one of {sorted(HAAR_FILES)}, got {cascade!r}"
         )
     with _LOCK:
@@ -76,7 +77,7 @@ def get_detector(cascade: str) -> Detector:
             if detector is None:
                 import cv2
 
-                raise ValueError(
+                raise StepInputError(
                     f"property 'cascade': {cascade!r} is not available with "
                     f"OpenCV {cv2.__version__}: it needs cv2.CascadeClassifier and the Haar files "
                     "bundled with opencv-python 4 (OpenCV 5 dropped both; depthgraph requires "
@@ -104,7 +105,7 @@ class CascadeDetectionBlock(WorkflowBlock):
         import supervision as sv
 
         if not isinstance(image, WorkflowImageData):
-            raise ValueError(f"property 'image': expected an image, got {type(image).__name__}")
+            raise StepInputError(f"property 'image': expected an image, got {type(image).__name__}")
         detector = get_detector(cascade)
         largest = max_size or max(image.height, image.width)
         boxes = detector(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from depthgraph.blocks.base import WorkflowBlock
+from depthgraph.engine.errors import StepInputError
 from depthgraph.blocks.depth_utils import as_depth_map, blend_over, colorize_depth
 from depthgraph.engine.values import WorkflowImageData
 from depthgraph.manifests.colormap import DepthColormapManifest
@@ -31,14 +32,14 @@ class DepthColormapBlock(WorkflowBlock):
         if image is None:
             return {"image": WorkflowImageData(numpy_image=picture)}
         if not isinstance(image, WorkflowImageData):
-            raise ValueError(f"property 'image': expected an image, got {type(image).__name__}")
+            raise StepInputError(f"property 'image': expected an image, got {type(image).__name__}")
         try:
             weight = float(alpha)
         except (TypeError, ValueError):
-            raise ValueError(
+            raise StepInputError(
                 f"property 'alpha': expected a number in [0, 1], got {alpha!r}"
             ) from None
         if not 0.0 <= weight <= 1.0:
-            raise ValueError(f"property 'alpha': expected a number in [0, 1], got {weight}")
+            raise StepInputError(f"property 'alpha': expected a number in [0, 1], got {weight}")
         blended = blend_over(picture, image.numpy_image, weight)
         return {"image": image.derive(blended, suffix="depth-colormap")}

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from depthgraph.blocks.base import WorkflowBlock
+from depthgraph.engine.errors import StepInputError
 from depthgraph.blocks.depth_utils import colorize_depth, normalize_depth
 from depthgraph.engine.values import WorkflowImageData
 from depthgraph.manifests.depth_estimation import MODEL_VERSIONS, DepthEstimationManifest
@@ -54,12 +55,12 @@ def _check_images(images: Any) -> list[WorkflowImageData]:
     if isinstance(images, WorkflowImageData):
         images = [images]
     if not isinstance(images, (list, tuple)):
-        raise ValueError(
+        raise StepInputError(
             f"property 'images': expected a list of images, got {type(images).__name__}"
         )
     for index, image in enumerate(images):
         if not isinstance(image, WorkflowImageData):
-            raise ValueError(
+            raise StepInputError(
                 f"property 'images' [index {index}]: expected an image, got {type(image).__name__}"
             )
     return list(images)
@@ -78,7 +79,7 @@ class DepthEstimationBlock(WorkflowBlock):
         **_: Any,
     ) -> list[dict[str, Any]]:
         if model_version not in MODEL_VERSIONS:
-            raise ValueError(
+            raise StepInputError(
                 f"property 'model_version': expected one of {list(MODEL_VERSIONS)}, "
                 f"got {model_version!r}"
             )

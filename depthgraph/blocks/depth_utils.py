@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from depthgraph.engine.errors import StepInputError
+
 #: OpenCV colour maps a block may name (lower-case name -> ``cv2.COLORMAP_*`` attribute).
 COLORMAPS: dict[str, str] = {
     "turbo": "COLORMAP_TURBO",
@@ -34,19 +36,19 @@ def as_depth_map(value: Any, prop: str = "depth") -> np.ndarray:
     Accepts an HxW array or an HxWx1 / 1xHxW one (squeezed).
     """
     if not isinstance(value, np.ndarray):
-        raise ValueError(
+        raise StepInputError(
             f"property '{prop}': expected a depth map (numpy array HxW), got {type(value).__name__}"
         )
     array = value
     if array.ndim == 3 and 1 in (array.shape[0], array.shape[2]):
         array = array[0] if array.shape[0] == 1 else array[:, :, 0]
     if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
-        raise ValueError(
+        raise StepInputError(
             f"property '{prop}': expected a 2-D depth map (H, W), "
             f"got an array of shape {value.shape}"
         )
     if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
-        raise ValueError(
+        raise StepInputError(
             f"property '{prop}': expected a numeric depth map, got dtype {array.dtype}"
         )
     return array.astype(np.float32, copy=False)
@@ -57,17 +59,17 @@ def as_intrinsics(value: Any, prop: str = "intrinsics") -> np.ndarray:
     try:
         matrix = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError(
+        raise StepInputError(
             f"property '{prop}': expected a 3x3 intrinsics matrix, got {type(value).__name__}"
         ) from None
     if matrix.shape != (3, 3):
-        raise ValueError(
+        raise StepInputError(
             f"property '{prop}': expected a 3x3 intrinsics matrix, got shape {matrix.shape}"
         )
     if not np.all(np.isfinite(matrix)):
-        raise ValueError(f"property '{prop}': the intrinsics matrix holds NaN or infinite values")
+        raise StepInputError(f"property '{prop}': the intrinsics matrix holds NaN or infinite values")
     if matrix[0, 0] <= 0 or matrix[1, 1] <= 0:
-        raise ValueError(
+        raise StepInputError(
             f"property '{prop}': focal lengths must be positive, "
             f"got fx={matrix[0, 0]}, fy={matrix[1, 1]}"
         )
@@ -105,7 +107,7 @@ def _scaled_for_display(
         valid &= values > 0
         values = np.where(valid, 1.0 / np.where(valid, values, 1.0), 0.0)
     elif mode != "depth":
-        raise ValueError(f"property 'mode': expected one of {list(COLOR_MODES)}, got {mode!r}")
+        raise StepInputError(f"property 'mode': expected one of {list(COLOR_MODES)}, got {mode!r}")
     out = np.zeros(values.shape, dtype=np.float64)
     if not valid.any():
         return out
@@ -134,12 +136,12 @@ def colorize_depth(
     import cv2
 
     if colormap not in COLORMAPS:
-        raise ValueError(
+        raise StepInputError(
             f"property 'colormap': expected one of {sorted(COLORMAPS)}, got {colormap!r}"
         )
     low, high = float(percentiles[0]), float(percentiles[1])
     if not (0.0 <= low < high <= 100.0):
-        raise ValueError(
+        raise StepInputError(
             "properties 'percentile_low'/'percentile_high': expected 0 <= low < high <= 100, "
             f"got {low} and {high}"
         )

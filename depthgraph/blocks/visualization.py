@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from depthgraph.blocks.base import WorkflowBlock
+from depthgraph.engine.errors import StepInputError
 from depthgraph.engine.values import WorkflowImageData
 from depthgraph.manifests.visualization import (
     BoundingBoxVisualizationManifest,
@@ -22,9 +23,9 @@ def _check_inputs(image: Any, predictions: Any) -> Any:
     import supervision as sv
 
     if not isinstance(image, WorkflowImageData):
-        raise ValueError(f"property 'image': expected an image, got {type(image).__name__}")
+        raise StepInputError(f"property 'image': expected an image, got {type(image).__name__}")
     if not isinstance(predictions, sv.Detections):
-        raise ValueError(
+        raise StepInputError(
             "property 'predictions': expected detections (supervision.Detections), got "
             f"{type(predictions).__name__}"
         )
@@ -34,7 +35,7 @@ def _check_inputs(image: Any, predictions: Any) -> Any:
 def _colour_settings(sv: Any, detections: Any, palette: str, axis: str) -> tuple[Any, Any]:
     """supervision palette and colour lookup; falls back to INDEX when classes are missing."""
     if axis == "TRACK" and detections.tracker_id is None:
-        raise ValueError("property 'color_axis': 'TRACK' needs detections with tracker ids")
+        raise StepInputError("property 'color_axis': 'TRACK' needs detections with tracker ids")
     if axis == "CLASS" and detections.class_id is None:
         axis = "INDEX"
     return getattr(sv.ColorPalette, palette), sv.ColorLookup[axis]
@@ -65,7 +66,7 @@ def detection_labels(detections: Any, text: str, data_field: str, data_format: s
     values: Any = None
     if text in ("Data", "Class and Data"):
         if data_field not in detections.data:
-            raise ValueError(
+            raise StepInputError(
                 f"property 'data_field': the detections carry no {data_field!r} data "
                 f"(they have: {sorted(detections.data)})"
             )
@@ -88,7 +89,7 @@ def detection_labels(detections: Any, text: str, data_field: str, data_format: s
         elif text == "Class and Data":
             labels.append(f"{names[index]} {format_value(values[index], data_format)}")
         else:
-            raise ValueError(f"property 'text': unknown choice {text!r}")
+            raise StepInputError(f"property 'text': unknown choice {text!r}")
     return labels
 
 

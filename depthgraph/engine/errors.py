@@ -144,7 +144,32 @@ class StepExecutionError(WorkflowError):
     http_status = 500
 
 
+class StepInputError(StepExecutionError, ValueError):
+    """A block found the data it was given unusable: the request's mistake, not the server's (400).
+
+    Blocks raise it for bad values (``"property 'depth': expected ..."``); a leading
+    ``property 'name':`` is moved into :attr:`property` so the message does not repeat it. It is
+    also a ``ValueError``, and a :class:`StepExecutionError` (a step failed; here, because of
+    what it was given), so code that catches either around a block still does.
+    """
+
+    http_status = 400
+
+    def __init__(self, message: str, **where: Any) -> None:
+        if where.get("property") is None and message.startswith("property '"):
+            name, sep, rest = message[len("property '"):].partition("'")
+            if sep and rest.startswith(": "):
+                where["property"], message = name, rest[2:]
+        super().__init__(message, **where)
+
+
 class WorkflowTimeoutError(WorkflowError):
     """Execution took longer than the configured limit."""
 
     http_status = 504
+
+
+class ResponseTooLargeError(WorkflowError):
+    """The serialized result would be larger than the configured limit (the server's 413)."""
+
+    http_status = 413
