@@ -3,9 +3,10 @@
 - :class:`Mp4Writer`: H.264 (``libx264``, ``yuv420p``) through PyAV when it is installed (the
   ``video`` extra), which plays everywhere including browsers; else MPEG-4 part 2 (``mp4v``)
   through supervision's ``VideoSink`` (OpenCV's pip wheel has no H.264 encoder; ``mp4v`` plays in
-  OpenCV, VLC and ffmpeg but not in browsers). H.264 needs an even width and height: an odd size
-  is padded by one pixel (the edge repeated) and :attr:`Mp4Writer.padded` says so. Frames whose
-  size differs from the first frame's are resized to it.
+  OpenCV, VLC and ffmpeg but not in browsers). Both need an even width and height: H.264 pads an
+  odd size by one pixel (the edge repeated), mp4v crops it by one pixel (OpenCV's writer would
+  anyway), and :attr:`Mp4Writer.even_size_fix` says which. Frames whose size differs from the
+  first frame's are resized to it.
 - :class:`JsonlWriter`: one JSON object per line, flushed line by line, so a stopped run leaves a
   valid file.
 - :class:`VideoOutputWriter`: routes one workflow result per frame to the above, by value.
@@ -64,7 +65,7 @@ class Mp4Writer:
         self.codec = "h264" if codec == "auto" and h264_available() else ("mp4v" if codec == "auto" else codec)
         self.frames_written = 0
         self.size: tuple[int, int] | None = None  # (width, height) of the frames given
-        self.padded = False
+        self.even_size_fix: str | None = None  # "padded" or "cropped" when the size was odd
         self._container: Any = None
         self._stream: Any = None
         self._sink: Any = None
@@ -85,7 +86,7 @@ class Mp4Writer:
         if self.codec == "h264":
             self._write_av(frame)
         else:
-            self._sink.write_frame(np.ascontiguousarray(frame))
+            self._sink.write_frame(np.ascontiguousarray(frame[: height - height % 2, : width - width % 2]))
         self.frames_written += 1
 
     def close(self) -> None:
@@ -105,12 +106,13 @@ class Mp4Writer:
 
     def _open(self, width: int, height: int) -> None:
         self.size = (width, height)
+        if width % 2 or height % 2:
+            self.even_size_fix = "padded" if self.codec == "h264" else "cropped"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             if self.codec == "h264":
                 import av
 
-                self.padded = bool(width % 2 or height % 2)
                 container = av.open(str(self.path), "w")
                 stream = container.add_stream("libx264", rate=Fraction(self.fps).limit_denominator(1001))
                 stream.width, stream.height = width + width % 2, height + height % 2
@@ -120,7 +122,7 @@ class Mp4Writer:
             else:
                 import supervision as sv
 
-                info = sv.VideoInfo(width=width, height=height, fps=self.fps)
+                info = sv.VideoInfo(width=width - width % 2, height=height - height % 2, fps=self.fps)
                 sink = sv.VideoSink(str(self.path), video_info=info, codec="mp4v")
                 sink.__enter__()  # raises RuntimeError when OpenCV cannot open the writer
                 self._sink = sink
@@ -130,7 +132,7 @@ class Mp4Writer:
     def _write_av(self, frame: np.ndarray) -> None:
         import av
 
-        if self.padded:
+        if self.even_size_fix:
             import cv2
 
             frame = cv2.copyMakeBorder(frame, 0, frame.shape[0] % 2, 0, frame.shape[1] % 2, cv2.BORDER_REPLICATE)
@@ -256,7 +258,7 @@ class VideoOutputWriter:
         body["videos"] = {w.path.name: {"frames": w.frames_written, "codec": w.codec,
                                         "width": w.size[0] if w.size else None,
                                         "height": w.size[1] if w.size else None,
-                                        "padded_to_even_size": w.padded}
+                                        "even_size_fix": w.even_size_fix}
                           for w in self.videos.values()}
         body["results"] = RESULTS_JSONL if self.jsonl.lines else None
         body["point_clouds"] = [str(p.relative_to(self.output_dir)) for p in self.plys]
