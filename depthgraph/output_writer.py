@@ -5,8 +5,8 @@ Used by ``depthgraph run`` and ``depthgraph predict`` alike. For each output of 
 - ``image`` (a :class:`WorkflowImageData`) -> ``<name>.png``
 - ``depth_map`` (a float HxW array, declared with that kind) -> ``<name>.png`` (16-bit, the
   array's min..max scaled linearly to 0..65535) and ``<name>.npy`` (the exact float32 values)
-- ``point_cloud`` (a :class:`PointCloud`) -> ``<name>.ply`` (binary little-endian, float x y z,
-  uchar red green blue when the cloud has colours)
+- ``point_cloud`` (a :class:`PointCloud`) -> ``<name>.ply`` (:mod:`depthgraph.ply`: binary
+  little-endian, float x y z, uchar red green blue, written atomically)
 - other arrays of 2+ dimensions and more than 64 values (confidence maps...) -> ``<name>.npy``
 - everything else, and a reference to every file above -> ``results.json``
 
@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from depthgraph.engine.values import PointCloud, WorkflowImageData
+from depthgraph.ply import write_ply  # noqa: F401 - also imported from here by the video sinks
 
 RESULTS_FILE = "results.json"
 #: Arrays (2-D or more) with more elements than this go to ``.npy`` files instead of JSON.
@@ -63,27 +64,6 @@ def write_depth_png16(path: Path, depth: np.ndarray) -> dict[str, float]:
         scaled[finite] = (values[finite] - low) / span * 65535.0
     write_png(path, np.clip(np.round(scaled), 0, 65535).astype(np.uint16))
     return {"min": low, "max": high}
-
-
-def write_ply(path: Path, cloud: PointCloud) -> None:
-    """Write a point cloud as binary little-endian PLY (float x y z [, uchar red green blue])."""
-    points = np.asarray(cloud.points, dtype="<f4").reshape(-1, 3)
-    fields = [("x", "<f4"), ("y", "<f4"), ("z", "<f4")]
-    if cloud.colors is not None:
-        fields += [("red", "u1"), ("green", "u1"), ("blue", "u1")]
-    rows = np.empty(len(points), dtype=fields)
-    rows["x"], rows["y"], rows["z"] = points[:, 0], points[:, 1], points[:, 2]
-    if cloud.colors is not None:
-        colors = np.asarray(cloud.colors, dtype=np.uint8).reshape(-1, 3)
-        rows["red"], rows["green"], rows["blue"] = colors[:, 0], colors[:, 1], colors[:, 2]
-    header = ["ply", "format binary_little_endian 1.0", f"element vertex {len(points)}",
-              "property float x", "property float y", "property float z"]
-    if cloud.colors is not None:
-        header += ["property uchar red", "property uchar green", "property uchar blue"]
-    header.append("end_header")
-    with open(path, "wb") as handle:
-        handle.write(("\n".join(header) + "\n").encode("ascii"))
-        handle.write(rows.tobytes())
 
 
 def _finite(value: Any) -> Any:

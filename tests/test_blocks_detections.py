@@ -53,12 +53,13 @@ def test_median_over_the_mask_when_present() -> None:
 
 
 def test_position_3d_with_intrinsics() -> None:
-    matrix = np.array([[100.0, 0, 60.0], [0, 100.0, 50.0], [0, 0, 1]])
+    # fx != fy and cx != cy: using one for the other moves the point
+    matrix = np.array([[100.0, 0, 60.0], [0, 400.0, 25.0], [0, 0, 1]])
     out = DetectionsDepthBlock().run(predictions=detections([[30, 20, 70, 60]]), depth=_box_scene(), intrinsics=matrix)
     position = out["predictions"].data["position_3d"]
     assert position.shape == (1, 3)
     # box centre (50, 40) at 2 m
-    assert np.allclose(position[0], [(50 - 60) * 2.0 / 100, (40 - 50) * 2.0 / 100, 2.0])
+    np.testing.assert_allclose(position[0], [(50 - 60) * 2.0 / 100, (40 - 25) * 2.0 / 400, 2.0])
 
 
 def test_empty_outside_and_zero_area_boxes_are_handled() -> None:
@@ -129,10 +130,26 @@ def test_cascade_detections_carry_the_image_size_into_inference_json() -> None:
     assert detections_to_inference_json(empty) == {"image": {"width": 160, "height": 120}, "predictions": []}
 
 
-@pytest.mark.parametrize("cascade", ["profile_face", "full_body", "upper_body", "eyes"])
-def test_every_bundled_cascade_loads_and_runs(cascade: str) -> None:
-    out = CascadeDetectionBlock().run(image=wrap(load_example_image("astronaut")), cascade=cascade)
-    assert out["predictions"].xyxy.shape[1] == 4
+@pytest.mark.parametrize(
+    "cascade, image_name, min_neighbors, class_name",
+    [
+        ("profile_face", "astronaut", 1, "face"),
+        ("full_body", "chelsea", 0, "person"),
+        ("upper_body", "astronaut", 1, "upper_body"),
+        ("eyes", "astronaut", 1, "eye"),
+    ],
+)
+def test_every_bundled_cascade_loads_and_runs(cascade, image_name, min_neighbors, class_name) -> None:
+    # Loose settings on an image where each cascade responds: an empty result would mean the
+    # cascade did not load or did not run (the shape of an empty result proves nothing).
+    image = load_example_image(image_name)
+    out = CascadeDetectionBlock().run(image=wrap(image), cascade=cascade, min_neighbors=min_neighbors, min_size=10)
+    found = out["predictions"]
+    assert len(found) >= 1
+    assert set(found.data["class_name"]) == {class_name}
+    height, width = image.shape[:2]
+    assert (found.xyxy[:, :2] >= 0).all() and (found.xyxy[:, 2] <= width).all() and (found.xyxy[:, 3] <= height).all()
+    assert (found.xyxy[:, 2:] > found.xyxy[:, :2]).all()
 
 
 def test_box_and_label_visualization_draw_on_a_copy() -> None:

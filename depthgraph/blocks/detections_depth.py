@@ -11,6 +11,7 @@ import numpy as np
 from depthgraph.blocks.base import WorkflowBlock
 from depthgraph.engine.errors import StepInputError
 from depthgraph.blocks.depth_utils import as_depth_map, as_intrinsics
+from depthgraph.geometry import back_project
 from depthgraph.manifests.detections_depth import DetectionsDepthManifest
 
 
@@ -89,13 +90,9 @@ class DetectionsDepthBlock(WorkflowBlock):
         result.data["depth_max"] = stats[:, 2].copy()
         if matrix is not None:
             xyxy = np.asarray(predictions.xyxy, dtype=np.float64).reshape(-1, 4)
-            u = (xyxy[:, 0] + xyxy[:, 2]) / 2.0
-            v = (xyxy[:, 1] + xyxy[:, 3]) / 2.0
-            z = stats[:, 0]
-            position = np.stack(
-                [(u - matrix[0, 2]) * z / matrix[0, 0], (v - matrix[1, 2]) * z / matrix[1, 1], z],
-                axis=1,
-            )
+            centre_u = (xyxy[:, 0] + xyxy[:, 2]) / 2.0
+            centre_v = (xyxy[:, 1] + xyxy[:, 3]) / 2.0
+            position = back_project(centre_u, centre_v, stats[:, 0], matrix)
             result.data["position_3d"] = position.reshape(count, 3)
         depths = [None if math.isnan(value) else float(value) for value in stats[:, 0]]
         return {"predictions": result, "depths": depths}

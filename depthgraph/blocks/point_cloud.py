@@ -1,14 +1,13 @@
 """``depthgraph/point_cloud_projection@v1`` and ``depthgraph/point_cloud_export@v1``.
 
 Projection is pinhole unprojection with z-depth, in the OpenCV camera frame (x right, y down,
-z forward) unless told ``opengl``. Export writes binary little-endian PLY through a numpy
-structured array, into the configured directory and nowhere else.
+z forward) unless told ``opengl`` (:func:`depthgraph.geometry.back_project`). Export writes
+binary little-endian PLY (:mod:`depthgraph.ply`) into the configured directory and nowhere else.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import re
 import uuid
 from pathlib import Path
@@ -19,15 +18,13 @@ import numpy as np
 from depthgraph.blocks.base import WorkflowBlock
 from depthgraph.blocks.depth_utils import as_depth_map, as_intrinsics
 from depthgraph.engine.values import PointCloud, WorkflowImageData
+from depthgraph.geometry import back_project
 from depthgraph.manifests.point_cloud import (
     PointCloudExportManifest,
     PointCloudProjectionManifest,
     check_file_prefix,
 )
-
-PLY_DTYPE = np.dtype(
-    [("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("red", "u1"), ("green", "u1"), ("blue", "u1")]
-)
+from depthgraph.ply import write_ply
 
 
 # --- camera --------------------------------------------------------------------------------------
@@ -117,11 +114,7 @@ def unproject(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Points (N, 3) in the OpenCV frame and their pixels (N, 2) = (u, v) where ``keep`` is True."""
     v, u = np.nonzero(keep)
-    z = depth[v, u].astype(np.float64)
-    fx, fy, cx, cy = matrix[0, 0], matrix[1, 1], matrix[0, 2], matrix[1, 2]
-    x = (u - cx) * z / fx
-    y = (v - cy) * z / fy
-    points = np.stack([x, y, z], axis=1).astype(np.float32)
+    points = back_project(u, v, depth[v, u], matrix).astype(np.float32)
     return points, np.stack([u, v], axis=1).astype(np.int32)
 
 
@@ -212,32 +205,6 @@ def safe_file_stem(text: str) -> str:
     """``text`` reduced to letters, digits, '_' and '-' (at most 80 characters)."""
     stem = _UNSAFE_CHARS.sub("_", str(text))[:80]
     return stem or "cloud"
-
-
-def write_ply(path: Path, cloud: PointCloud) -> None:
-    """Write ``cloud`` as binary little-endian PLY (float x, y, z; uchar red, green, blue).
-
-    Points without colours are written white. The file appears atomically (temp file + rename).
-    """
-    records = np.empty(len(cloud), dtype=PLY_DTYPE)
-    records["x"], records["y"], records["z"] = cloud.points.T
-    colours = cloud.colors if cloud.colors is not None else np.full((len(cloud), 3), 255, np.uint8)
-    records["red"], records["green"], records["blue"] = colours.T
-    header = (
-        "ply\n"
-        "format binary_little_endian 1.0\n"
-        "comment written by depthgraph\n"
-        f"comment frame {cloud.frame}\n"
-        f"element vertex {len(cloud)}\n"
-        "property float x\nproperty float y\nproperty float z\n"
-        "property uchar red\nproperty uchar green\nproperty uchar blue\n"
-        "end_header\n"
-    )
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    with open(temporary, "wb") as handle:
-        handle.write(header.encode("ascii"))
-        handle.write(records.tobytes())
-    os.replace(temporary, path)
 
 
 def export_path(output_directory: str, file_prefix: str, image_id: str) -> Path:
