@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cli_helpers import b64, encode, fake_depth_workflow, gradient_image, sleep_workflow, test_registry
+from depthgraph.engine.serialization import array_from_json
 from depthgraph.server import ServerSettings, create_app, definition_hash
 
 ERROR_KEYS = {"message", "error_type", "context", "blocks_errors"}
@@ -107,7 +108,7 @@ def test_run_serializes_every_kind(client):
     response = client.post("/workflows/run", json=run_body(image))
     assert response.status_code == 200, response.text
     (out,) = response.json()["outputs"]
-    depth = np.array(out["depth"], dtype=np.float32)
+    depth = array_from_json(out["depth"])  # compact base64 by default (issue 9)
     np.testing.assert_allclose(depth, 1 + image.mean(axis=2) / 255, atol=1e-5)
     assert out["inverted"]["type"] == "base64"
     decoded = cv2.imdecode(np.frombuffer(base64.b64decode(out["inverted"]["value"]), np.uint8),

@@ -11,6 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import numpy as np
 
+from depthgraph.engine.serialization import array_from_json
+
 from cli_helpers import (REPO_ROOT, b64, depthgraph_command, fake_depth_workflow, free_port,
                          gradient_image, plugin_env, wait_for_server)
 
@@ -38,7 +40,8 @@ def test_uvicorn_process_answers_concurrent_requests(tmp_path):
         assert [r.status_code for r in responses] == [200] * len(images)
         for image, response in zip(images, responses):
             (out,) = response.json()["outputs"]
-            np.testing.assert_allclose(out["depth"], 1 + image.mean(axis=2) / 255, atol=1e-5)
+            np.testing.assert_allclose(array_from_json(out["depth"]), 1 + image.mean(axis=2) / 255,
+                                       atol=1e-5)
         refused = httpx.post(f"{base}/workflows/run", json={"specification": {}, "inputs": {}})
         assert refused.status_code == 401
         info = httpx.get(f"{base}/info", headers={"Authorization": "Bearer k3y"}).json()

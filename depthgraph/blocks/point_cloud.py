@@ -15,7 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from depthgraph import output_root
 from depthgraph.blocks.base import WorkflowBlock
+from depthgraph.engine.errors import StepInputError
 from depthgraph.blocks.depth_utils import as_depth_map, as_intrinsics
 from depthgraph.engine.values import PointCloud, WorkflowImageData
 from depthgraph.geometry import back_project
@@ -35,9 +37,9 @@ def _number(value: Any, prop: str) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"property '{prop}': expected a number, got {value!r}") from None
+        raise StepInputError(f"property '{prop}': expected a number, got {value!r}") from None
     if not math.isfinite(number):
-        raise ValueError(f"property '{prop}': expected a finite number, got {number}")
+        raise StepInputError(f"property '{prop}': expected a finite number, got {number}")
     return number
 
 
@@ -64,13 +66,13 @@ def camera_matrix(
         focal_x = _number(fx, "fx") if fx is not None else _number(fy, "fy")
         focal_y = _number(fy, "fy") if fy is not None else focal_x
         if not (focal_x > 0 and focal_y > 0):
-            raise ValueError(
+            raise StepInputError(
                 f"properties 'fx'/'fy': focal lengths must be positive, got {fx}, {fy}"
             )
     else:
         fov = _number(fov_degrees, "fov_degrees")
         if not 0.0 < fov < 180.0:
-            raise ValueError(f"property 'fov_degrees': expected a value in (0, 180), got {fov}")
+            raise StepInputError(f"property 'fov_degrees': expected a value in (0, 180), got {fov}")
         focal_x = focal_y = (width / 2.0) / math.tan(math.radians(fov) / 2.0)
     return np.array(
         [[focal_x, 0.0, centre_x], [0.0, focal_y, centre_y], [0.0, 0.0, 1.0]], dtype=np.float64
@@ -153,7 +155,7 @@ class PointCloudProjectionBlock(WorkflowBlock):
         if confidence is not None:
             conf = as_depth_map(confidence, "confidence")
             if conf.shape != depth_map.shape:
-                raise ValueError(
+                raise StepInputError(
                     f"property 'confidence': shape {conf.shape} differs from the depth map's "
                     f"{depth_map.shape}"
                 )
@@ -175,14 +177,14 @@ class PointCloudProjectionBlock(WorkflowBlock):
         parent_id = None
         if image is not None:
             if not isinstance(image, WorkflowImageData):
-                raise ValueError(f"property 'image': expected an image, got {type(image).__name__}")
+                raise StepInputError(f"property 'image': expected an image, got {type(image).__name__}")
             rgb = _colours_for(image, height, width)
             colours = rgb[pixels[:, 1], pixels[:, 0]]
             parent_id = image.parent_id
         if coordinate_frame == "opengl":
             points = points * np.array([1.0, -1.0, -1.0], dtype=np.float32)
         elif coordinate_frame != "opencv":
-            raise ValueError(
+            raise StepInputError(
                 "property 'coordinate_frame': expected 'opencv' or 'opengl', "
                 f"got {coordinate_frame!r}"
             )
@@ -210,13 +212,10 @@ def safe_file_stem(text: str) -> str:
 def export_path(output_directory: str, file_prefix: str, image_id: str) -> Path:
     """Where a cloud goes: ``<output_directory>/<prefix>_<id>.ply``, checked to stay inside."""
     check_file_prefix(file_prefix)
-    directory = Path(output_directory).expanduser()
-    directory.mkdir(parents=True, exist_ok=True)
-    root = directory.resolve()
-    path = (root / f"{file_prefix}_{safe_file_stem(image_id)}.ply").resolve()
-    if path.parent != root:
-        raise ValueError(f"property 'file_prefix': the file {path} would land outside {root}")
-    return path
+    # the output root (server --output-root, CLI -o) confines the folder; see depthgraph.output_root
+    directory = output_root.output_directory(output_directory)
+    return output_root.output_file(directory, f"{file_prefix}_{safe_file_stem(image_id)}.ply",
+                                   prop="file_prefix")
 
 
 class PointCloudExportBlock(WorkflowBlock):
@@ -232,7 +231,7 @@ class PointCloudExportBlock(WorkflowBlock):
         **_: Any,
     ) -> dict[str, Any]:
         if not isinstance(point_cloud, PointCloud):
-            raise ValueError(
+            raise StepInputError(
                 f"property 'point_cloud': expected a point cloud, got {type(point_cloud).__name__}"
             )
         try:
@@ -240,10 +239,10 @@ class PointCloudExportBlock(WorkflowBlock):
                 output_directory, file_prefix, point_cloud.parent_id or uuid.uuid4().hex[:12]
             )
         except ValueError as error:
-            raise ValueError(str(error)) from None
+            raise StepInputError(str(error)) from None
         except OSError as error:
-            raise ValueError(
+            raise StepInputError(
                 f"property 'output_directory': cannot create {output_directory!r}: {error}"
             ) from None
         write_ply(path, point_cloud)
-        return {"file_path": str(path), "num_points": len(point_cloud)}
+        return {"file_path": output_root.shown_path(path), "num_points": len(point_cloud)}

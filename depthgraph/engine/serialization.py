@@ -4,7 +4,8 @@
   base64 text, ``{"type": "base64", "value": ...}``, a PIL image) into a :class:`WorkflowImageData`.
   URLs are refused: depthgraph never fetches from the network at run time.
 - :func:`serialize_value` turns any runtime value into JSON-able data: images become
-  ``{"type": "base64", "value": <JPEG or PNG>, "parent_id": ...}``, numpy arrays nested lists,
+  ``{"type": "base64", "value": <JPEG or PNG>, "parent_id": ...}``, numpy arrays nested lists
+  (or, past 64 values, compact base64 / 16-bit PNG with ``array_format``; the server's default),
   ``supervision.Detections`` the Roboflow inference predictions JSON, point clouds a summary.
 - :func:`detections_from_inference_json` reads that predictions JSON back into Detections.
 
@@ -23,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from depthgraph.engine.errors import RuntimeInputError
+from depthgraph.engine.errors import ResponseTooLargeError, RuntimeInputError
 from depthgraph.engine.values import PointCloud, WorkflowImageData
 from depthgraph.image_decoding import (
     ImageReadError,
@@ -182,6 +183,36 @@ def encode_image(image: WorkflowImageData | np.ndarray, image_format: str = "jpe
     return base64.b64encode(buf.tobytes()).decode("ascii")
 
 
+#: Arrays with at most this many values are always JSON lists (intrinsics, boxes...).
+INLINE_ARRAY_VALUES = 64
+#: How larger arrays are written: raw little-endian values in base64, a 16-bit PNG, nested lists.
+ARRAY_FORMATS = ("list", "base64", "png16")
+#: JSON bytes charged per value of an array written as nested lists (float32 text is ~10-20).
+_LIST_BYTES_PER_VALUE = 20
+
+
+class ResponseBudget:
+    """A byte budget for one serialized result: charged *before* each large value is built."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = int(limit)
+        self.used = 0
+
+    def charge(self, nbytes: int, what: str) -> None:
+        self.used += int(nbytes)
+        if self.used > self.limit:
+            raise ResponseTooLargeError(
+                f"the response would exceed the limit of {self.limit} bytes (at {what}); leave "
+                "outputs out with 'excluded_fields', or ask for a compact 'array_format'",
+                context="response")
+
+    def check_final(self, nbytes: int) -> None:
+        if nbytes > self.limit:
+            raise ResponseTooLargeError(
+                f"the response is {nbytes} bytes, more than the limit of {self.limit}; leave "
+                "outputs out with 'excluded_fields'", context="response")
+
+
 def _array_to_json(array: np.ndarray) -> Any:
     if array.dtype.kind == "f" and not np.isfinite(array).all():
         obj = array.astype(object)
@@ -190,18 +221,103 @@ def _array_to_json(array: np.ndarray) -> Any:
     return array.tolist()
 
 
+def _png16(array: np.ndarray) -> dict[str, Any]:
+    """A 2-D numeric array as a 16-bit PNG scaled min..max (non-finite values written as 0)."""
+    import cv2
+
+    values = np.asarray(array, dtype=np.float64)
+    finite = np.isfinite(values)
+    low = float(values[finite].min()) if finite.any() else 0.0
+    high = float(values[finite].max()) if finite.any() else 0.0
+    scaled = np.zeros(values.shape, dtype=np.uint16)
+    if high > low:
+        scaled[finite] = np.round((values[finite] - low) * (65535.0 / (high - low))).astype(np.uint16)
+    ok, buf = cv2.imencode(".png", scaled)
+    if not ok:  # pragma: no cover - cv2 encodes every uint16 image
+        raise ValueError("could not encode the array as PNG")
+    return {"type": "png16", "value": base64.b64encode(buf.tobytes()).decode("ascii"),
+            "shape": list(array.shape), "min": low, "max": high,
+            "decode": "value = min + png / 65535 * (max - min)"}
+
+
+def _array_out(array: np.ndarray, array_format: str, budget: ResponseBudget | None, what: str) -> Any:
+    """An array as JSON: small ones and ``list`` as nested lists, else compact (see ARRAY_FORMATS)."""
+    numeric = array.dtype.kind in "fiub"
+    if array_format == "list" or array.size <= INLINE_ARRAY_VALUES or not numeric:
+        if budget is not None:
+            budget.charge(array.size * _LIST_BYTES_PER_VALUE, what)
+        return _array_to_json(array)
+    if array_format not in ARRAY_FORMATS:
+        raise ValueError(f"array_format must be one of {ARRAY_FORMATS}, got {array_format!r}")
+    if budget is not None:
+        budget.charge((array.size * array.dtype.itemsize * 4) // 3 + 200, what)
+    if array_format == "png16" and array.ndim == 2 and array.dtype.kind in "fiu":
+        return _png16(array)
+    little = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
+    return {"type": "numpy_array", "encoding": "base64", "dtype": little.dtype.name,
+            "byte_order": "little", "shape": list(array.shape),
+            "value": base64.b64encode(little.tobytes()).decode("ascii")}
+
+
+def array_from_json(value: Any) -> np.ndarray:
+    """The array a client got back, whichever ``array_format`` wrote it (lists, base64, png16)."""
+    if isinstance(value, dict) and value.get("type") == "numpy_array":
+        data = base64.b64decode(value["value"])
+        dtype = np.dtype(value["dtype"]).newbyteorder("<")
+        return np.frombuffer(data, dtype=dtype).reshape(value["shape"]).astype(dtype.newbyteorder("="))
+    if isinstance(value, dict) and value.get("type") == "png16":
+        import cv2
+
+        png = cv2.imdecode(np.frombuffer(base64.b64decode(value["value"]), np.uint8), cv2.IMREAD_UNCHANGED)
+        low, high = float(value["min"]), float(value["max"])
+        return (low + png.astype(np.float64) / 65535.0 * (high - low)).astype(np.float32)
+    return np.array(value, dtype=np.float64 if _has_none(value) else None)
+
+
+def _has_none(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if item is None:
+            return True
+        if isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def _is_detections(value: Any) -> bool:
     sv = sys.modules.get("supervision")
     return sv is not None and isinstance(value, sv.Detections)
 
 
-def serialize_value(value: Any, *, include_points: bool = False, image_format: str = "jpeg") -> Any:
-    """Any runtime value as JSON-able data (see the module docstring)."""
+def serialize_value(
+    value: Any,
+    *,
+    include_points: bool = False,
+    image_format: str = "jpeg",
+    array_format: str = "list",
+    budget: ResponseBudget | None = None,
+    _what: str = "output",
+) -> Any:
+    """Any runtime value as JSON-able data (see the module docstring).
+
+    ``array_format``: arrays of more than :data:`INLINE_ARRAY_VALUES` values as ``"list"``
+    (nested lists), ``"base64"`` (``{"type": "numpy_array", "dtype", "shape", "value"}``, raw
+    little-endian values) or ``"png16"`` (2-D arrays as a 16-bit PNG scaled min..max).
+    ``budget`` refuses (:class:`ResponseTooLargeError`) a result that would grow past its limit,
+    before the large value is built.
+    """
+    options = {"include_points": include_points, "image_format": image_format,
+               "array_format": array_format, "budget": budget}
     if value is None or isinstance(value, (bool, int, str)):
+        if budget is not None and isinstance(value, str) and len(value) > 1024:
+            budget.charge(len(value), _what)
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, WorkflowImageData):
+        if budget is not None:  # a PNG can be larger than the raw pixels; charge before encoding
+            budget.charge(value.numpy_image.nbytes // (2 if image_format == "jpeg" else 1), _what)
         return {
             "type": "base64",
             "value": encode_image(value, image_format),
@@ -211,35 +327,44 @@ def serialize_value(value: Any, *, include_points: bool = False, image_format: s
             "height": value.height,
         }
     if isinstance(value, np.ndarray):
-        return _array_to_json(value)
+        return _array_out(value, array_format, budget, _what)
     if isinstance(value, np.generic):
         return serialize_value(value.item())
     if isinstance(value, PointCloud):
         out: dict[str, Any] = {"type": "point_cloud", **value.summary(), "parent_id": value.parent_id}
         if include_points:
-            out["points"] = _array_to_json(value.points)
-            out["colors"] = value.colors.tolist() if value.colors is not None else None
+            out["points"] = _array_out(value.points, array_format, budget, f"{_what}.points")
+            out["colors"] = (None if value.colors is None else
+                             _array_out(value.colors, array_format, budget, f"{_what}.colors"))
         return out
     if _is_detections(value):
+        if budget is not None:
+            budget.charge(len(value) * 200, _what)
         return detections_to_inference_json(value)
     if isinstance(value, dict):
-        return {str(k): serialize_value(v, include_points=include_points, image_format=image_format) for k, v in value.items()}
+        return {str(k): serialize_value(v, **options, _what=f"{_what}.{k}") for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [serialize_value(v, include_points=include_points, image_format=image_format) for v in value]
+        return [serialize_value(v, **options, _what=f"{_what}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, Path):
         return str(value)
     if hasattr(value, "model_dump"):  # pydantic models
-        return serialize_value(value.model_dump(), include_points=include_points, image_format=image_format)
+        return serialize_value(value.model_dump(), **options, _what=_what)
     return repr(value)
 
 
 def serialize_outputs(
-    results: list[dict[str, Any]], include_points: bool = False, image_format: str = "jpeg"
+    results: list[dict[str, Any]],
+    include_points: bool = False,
+    image_format: str = "jpeg",
+    array_format: str = "list",
+    budget: ResponseBudget | None = None,
 ) -> list[dict[str, Any]]:
-    """Workflow results (one dict per batch element) as JSON-able data."""
+    """Workflow results (one dict per batch element) as JSON-able data (see :func:`serialize_value`)."""
     return [
-        {name: serialize_value(v, include_points=include_points, image_format=image_format) for name, v in r.items()}
-        for r in results
+        {name: serialize_value(v, include_points=include_points, image_format=image_format,
+                               array_format=array_format, budget=budget, _what=f"outputs[{i}].{name}")
+         for name, v in r.items()}
+        for i, r in enumerate(results)
     ]
 
 
@@ -350,6 +475,8 @@ def detections_from_inference_json(
 
 
 __all__ = [
+    "ResponseBudget",
+    "array_from_json",
     "decode_image",
     "detections_from_inference_json",
     "detections_to_inference_json",

@@ -6,25 +6,26 @@ Endpoints: ``POST /workflows/run``, ``POST /workflows/validate``, ``POST /workfl
 ``GET /workflows/definition/schema``, ``GET /healthz``, ``GET /info``.
 
 Every error is JSON ``{message, error_type, context, blocks_errors}``; client mistakes are 4xx.
-Inference runs in a worker thread pool with a per-request time limit, so the event loop (and
-``/healthz``) keeps answering while a long inference runs.
+Inference runs in worker threads (:mod:`depthgraph.server.workers`) with a per-request time limit,
+so the event loop (and ``/healthz``) keeps answering while a long inference runs. Sinks write only
+under the output root (:mod:`depthgraph.output_root`). See ``docs/security.md``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
 import os
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Callable
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -32,12 +33,14 @@ import depthgraph
 from depthgraph.engine.errors import WorkflowError, WorkflowTimeoutError
 from depthgraph.malloc_tuning import retain_freed_memory
 from depthgraph.malloc_tuning import status as malloc_status
-from depthgraph.server.bodies import DescribeRequest, WorkflowRunRequest
+from depthgraph.output_root import writing_under
+from depthgraph.server.bodies import DescribeRequest, WorkflowRunRequest, json_depth
 from depthgraph.server.cache import WorkflowCache
 from depthgraph.server.errors import ServerError, combined_error_body, error_body
 from depthgraph.server.inputs import prepare_inputs
 from depthgraph.server.limits import BodySizeLimit
 from depthgraph.server.settings import ServerSettings
+from depthgraph.server.workers import InferenceSlots, RequestExpired, SlotsFull
 
 logger = logging.getLogger("depthgraph.server")
 
@@ -99,20 +102,21 @@ def create_app(settings: ServerSettings | None = None, registry: Any = None) -> 
     block registry, for tests and embedding.
     """
     settings = settings or ServerSettings.from_env()
-    pool = ThreadPoolExecutor(max_workers=max(1, settings.inference_workers),
-                              thread_name_prefix="depthgraph-infer")
+    slots = InferenceSlots(settings.inference_workers, settings.max_queued_requests)
+    from depthgraph.server.urls import parse_networks
+
+    parse_networks(settings.url_allowed_networks)  # a bad network fails at start, not per request
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
-        pool.shutdown(wait=False, cancel_futures=True)  # queued requests are dropped on exit
+        slots.shutdown()  # queued requests are dropped on exit
 
     app = FastAPI(title="depthgraph", version=depthgraph.__version__, lifespan=lifespan,
                   description="Depth Anything 3 workflows over the Roboflow Workflows HTTP surface.")
     app.state.settings = settings
     app.state.cache = WorkflowCache(settings.workflow_cache_size, registry)
-    app.state.pool = pool
-    app.state.pending = 0
+    app.state.slots = slots
     app.state.started = time.time()
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
 
@@ -124,10 +128,13 @@ def create_app(settings: ServerSettings | None = None, registry: Any = None) -> 
             return auth[7:].strip()
         return request.headers.get("x-api-key") or request.query_params.get("api_key")
 
-    def _key_matches(given: str | None) -> bool:
+    def _key_matches(given: Any) -> bool:
         expected = settings.api_key
-        return expected is None or (
-            given is not None and hmac.compare_digest(given.encode(), expected.encode()))
+        if expected is None:
+            return True
+        if not isinstance(given, str):  # a number, a list...: simply not the key (401, never 500)
+            return False
+        return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8"))
 
     async def require_key(request: Request) -> None:
         if settings.api_key is None or _key_matches(_header_key(request)):
@@ -143,6 +150,19 @@ def create_app(settings: ServerSettings | None = None, registry: Any = None) -> 
             raise ServerError(401, "missing or wrong API key (send it as 'api_key' in the body, "
                               "an 'Authorization: Bearer' header or an 'X-API-Key' header)",
                               "Unauthorized")
+
+    docs_paths = {p for p in (app.docs_url, app.redoc_url, app.openapi_url,
+                              getattr(app, "swagger_ui_oauth2_redirect_url", None)) if p}
+
+    @app.middleware("http")
+    async def _docs_need_key(request: Request, call_next: Callable) -> Any:
+        """With a key set, /docs, /redoc and /openapi.json need it too (unless public_docs)."""
+        if (settings.api_key is not None and not settings.public_docs
+                and request.url.path in docs_paths and not _key_matches(_header_key(request))):
+            return JSONResponse(error_body("missing or wrong API key (the API description needs "
+                                           "it too; start the server with --public-docs to "
+                                           "serve it openly)", "Unauthorized"), 401)
+        return await call_next(request)
 
     # --- error handlers --------------------------------------------------------------------------
 
@@ -186,21 +206,21 @@ def create_app(settings: ServerSettings | None = None, registry: Any = None) -> 
 
     # --- worker threads --------------------------------------------------------------------------
 
-    async def in_worker(fn: Callable[[], Any]) -> Any:
-        """Run ``fn`` in the inference pool under the request time limit."""
-        if app.state.pending >= settings.inference_workers + settings.max_queued_requests:
-            raise ServerError(503, "server busy: too many requests waiting; retry later",
-                              "ServerBusy")
-        app.state.pending += 1
+    async def in_worker(fn: Callable[[float], Any]) -> Any:
+        """Run ``fn(seconds_left)`` in an inference slot under the request time limit.
+
+        On timeout the client gets 504 at once; the work stops at its next step boundary and
+        keeps its slot until then (see :mod:`depthgraph.server.workers`).
+        """
         try:
-            loop = asyncio.get_running_loop()
-            future = loop.run_in_executor(app.state.pool, fn)
-            return await asyncio.wait_for(future, timeout=settings.request_timeout_s)
-        except asyncio.TimeoutError:
+            return await slots.run(fn, settings.request_timeout_s)
+        except SlotsFull:
+            raise ServerError(503, "server busy: too many requests running or waiting; retry "
+                              "later", "ServerBusy") from None
+        except (asyncio.TimeoutError, RequestExpired):
             raise WorkflowTimeoutError(
-                f"request took longer than the limit of {settings.request_timeout_s:g} s") from None
-        finally:
-            app.state.pending -= 1
+                f"request took longer than the limit of {settings.request_timeout_s:g} s; its "
+                "work stops at the next step") from None
 
     # --- endpoints -------------------------------------------------------------------------------
 
@@ -226,7 +246,12 @@ def create_app(settings: ServerSettings | None = None, registry: Any = None) -> 
                 "max_batch_size": settings.max_batch_size,
                 "request_timeout_s": settings.request_timeout_s,
                 "allow_url_images": settings.allow_url_images,
+                "max_total_pixels": settings.max_total_pixels,
+                "max_response_bytes": settings.max_response_bytes,
+                "max_input_depth": settings.max_input_depth,
+                "allow_sinks": settings.allow_sinks,
             },
+            "workers": slots.snapshot(),
         }
 
     @app.get("/workflows/definition/schema", dependencies=[Depends(require_key)])
@@ -248,6 +273,7 @@ def create_app(settings: ServerSettings | None = None, registry: Any = None) -> 
         """Check a definition (the body itself, or its ``specification``): every error at once."""
         from depthgraph.engine.compiler import validate_definition
 
+        check_depth(body, "request body")
         definition = body.get("specification", body)
         if not isinstance(definition, dict):
             raise ServerError(400, "specification: expected a JSON object", "DefinitionParsingError")
@@ -258,24 +284,39 @@ def create_app(settings: ServerSettings | None = None, registry: Any = None) -> 
         body_out = combined_error_body(errors)
         return JSONResponse(body_out, status_code=max(e.http_status for e in errors))
 
-    @app.post("/workflows/run", dependencies=[Depends(require_key)])
-    async def run(body: WorkflowRunRequest) -> dict[str, Any]:
-        """Compile (cached by hash) and run a workflow; one output dict per batch element."""
-        from depthgraph.engine.serialization import serialize_outputs
+    def check_depth(value: Any, where: str) -> None:
+        depth = json_depth(value, settings.max_input_depth + 1)
+        if depth > settings.max_input_depth:
+            raise ServerError(400, f"{where}: lists/objects nested more than "
+                              f"{settings.max_input_depth} deep", "InputTooDeep", where)
 
+    @app.post("/workflows/run", dependencies=[Depends(require_key)])
+    async def run(body: WorkflowRunRequest) -> Response:
+        """Compile (cached by hash) and run a workflow; one output dict per batch element."""
+        from depthgraph.engine.serialization import ResponseBudget, serialize_outputs
+
+        check_depth(body.specification, "specification")
+        check_depth(body.inputs, "inputs")
         if not settings.allow_sinks:
             refuse_sinks(body.specification, registry)
 
-        def work() -> list[dict[str, Any]]:
+        def work(seconds_left: float) -> bytes:
             workflow = app.state.cache.get_or_compile(body.specification)
             inputs = prepare_inputs(workflow, body.inputs, settings)
-            results = workflow.run_inputs(inputs, timeout=settings.request_timeout_s)
+            with writing_under(settings.output_root if settings.allow_sinks else None):
+                results = workflow.run_inputs(inputs, timeout=seconds_left)
             if body.excluded_fields:
                 results = [{k: v for k, v in r.items() if k not in body.excluded_fields}
                            for r in results]
-            return serialize_outputs(results, include_points=body.include_points)
+            budget = ResponseBudget(settings.max_response_bytes)
+            outputs = serialize_outputs(results, include_points=body.include_points,
+                                        array_format=body.array_format, budget=budget)
+            del results, inputs
+            data = json.dumps({"outputs": outputs}, allow_nan=False, separators=(",", ":"))
+            budget.check_final(len(data))
+            return data.encode("utf-8")
 
-        return {"outputs": await in_worker(work)}
+        return Response(await in_worker(work), media_type="application/json")
 
     return app
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,6 +17,11 @@ class WorkflowRunRequest(BaseModel):
     api_key: str | None = Field(default=None, description="API key, when the server needs one.")
     excluded_fields: list[str] | None = Field(default=None, description="Outputs to leave out.")
     include_points: bool = Field(default=False, description="Inline point-cloud points.")
+    array_format: Literal["base64", "png16", "list"] = Field(
+        default="base64",
+        description="How arrays of more than 64 values (depth maps, confidence...) are returned: "
+                    "'base64' (little-endian raw values, dtype and shape given), 'png16' (a 16-bit "
+                    "PNG scaled from min to max, base64) or 'list' (nested JSON lists, ~4x larger).")
 
 
 class DescribeRequest(BaseModel):
@@ -25,3 +30,27 @@ class DescribeRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     api_key: str | None = None
+
+
+def json_depth(value: Any, stop_at: int = 1_000_000) -> int:
+    """How deeply lists/objects nest in ``value`` (a scalar is 0); stops counting at ``stop_at``.
+
+    Iterative, so a hostile value cannot exhaust the stack while being measured.
+    """
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, (list, tuple)):
+            children = item
+        else:
+            continue
+        depth += 1
+        if depth > deepest:
+            deepest = depth
+            if deepest >= stop_at:
+                return deepest
+        stack.extend((child, depth) for child in children)
+    return deepest

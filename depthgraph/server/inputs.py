@@ -8,7 +8,8 @@ from typing import Any
 
 from depthgraph.engine.errors import RuntimeInputError
 from depthgraph.engine.values import WorkflowImageData
-from depthgraph.image_decoding import ImageReadError, ImageTooLargeError, decode_image_bytes
+from depthgraph.image_decoding import (ImageReadError, ImageTooLargeError, check_pixel_limit,
+                                       decode_image_bytes)
 from depthgraph.server.errors import ServerError
 from depthgraph.server.settings import ServerSettings
 
@@ -19,23 +20,23 @@ def _image_bytes(value: Any, where: str, settings: ServerSettings) -> bytes:
     if isinstance(value, dict):
         kind = str(value.get("type", "base64")).lower()
         if "value" not in value:
-            raise RuntimeInputError(f"{where}: image object has no 'value'", property=where)
+            raise RuntimeInputError("image object has no 'value'", property=where)
         value = value["value"]
     if not isinstance(value, str):
         raise RuntimeInputError(
-            f"{where}: expected an image as {{'type': 'base64', 'value': ...}} or a base64 string, "
+            "expected an image as {'type': 'base64', 'value': ...} or a base64 string, "
             f"got {type(value).__name__}", property=where)
     if kind == "url" or (kind == "base64" and value.startswith(("http://", "https://"))):
         return _fetch_url(value, where, settings)
     if kind != "base64":
-        raise RuntimeInputError(f"{where}: image type '{kind}' is not supported (use 'base64')",
+        raise RuntimeInputError(f"image type '{kind}' is not supported (use 'base64' or 'url')",
                                 property=where)
     if value.startswith("data:") and "," in value:
         value = value.split(",", 1)[1]
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise RuntimeInputError(f"{where}: image value is not valid base64", property=where) from None
+        raise RuntimeInputError("image value is not valid base64", property=where) from None
 
 
 def _fetch_url(url: str, where: str, settings: ServerSettings) -> bytes:
@@ -43,27 +44,28 @@ def _fetch_url(url: str, where: str, settings: ServerSettings) -> bytes:
         raise ServerError(403, f"{where}: URL images are disabled on this server; send the image "
                           "as base64 (or start the server with --allow-url-images)",
                           "URLImagesDisabled")
-    import httpx
+    from depthgraph.server.urls import fetch_or_refuse
 
-    try:
-        with httpx.stream("GET", url, timeout=settings.url_fetch_timeout_s,
-                          follow_redirects=True) as response:
-            response.raise_for_status()
-            chunks, size = [], 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > settings.max_body_bytes:
-                    raise RuntimeInputError(f"{where}: image at {url} is larger than "
-                                            f"{settings.max_body_bytes} bytes", property=where)
-                chunks.append(chunk)
-            return b"".join(chunks)
-    except httpx.HTTPError as exc:
-        raise RuntimeInputError(f"{where}: could not fetch {url} ({type(exc).__name__}: {exc})",
-                                property=where) from None
+    return fetch_or_refuse(url, where, settings)
 
 
 def _decode_one(value: Any, where: str, settings: ServerSettings) -> WorkflowImageData:
-    data = _image_bytes(value, where, settings)
+    return _decode_data(_image_bytes(value, where, settings), where, settings)
+
+
+def _header_pixels(data: bytes, where: str, settings: ServerSettings) -> int:
+    """Pixels of one encoded image as its header declares them (checked against the per-image
+    limit); 0 when the header says nothing (the decoder then refuses or checks it)."""
+    try:
+        size = check_pixel_limit(data, where, settings.max_image_pixels)
+    except ImageReadError as exc:
+        status = 413 if isinstance(exc, ImageTooLargeError) else 400
+        raise ServerError(status, str(exc), "ImageTooLarge" if status == 413 else "InvalidImage",
+                          where) from None
+    return 0 if size is None else int(size[0]) * int(size[1])
+
+
+def _decode_data(data: bytes, where: str, settings: ServerSettings) -> WorkflowImageData:
     try:
         array = decode_image_bytes(data, where, max_pixels=settings.max_image_pixels)
     except ImageReadError as exc:
@@ -74,21 +76,34 @@ def _decode_one(value: Any, where: str, settings: ServerSettings) -> WorkflowIma
 
 
 def prepare_inputs(workflow: Any, inputs: dict[str, Any], settings: ServerSettings) -> dict[str, Any]:
-    """Decode the image inputs (with the size limits) and check the batch size."""
+    """Decode the image inputs under the limits: images per request, pixels per image and pixels
+    per request (both read from the headers before anything is decoded)."""
     prepared = dict(inputs)
-    total = 0
+    encoded: list[tuple[str, int | None, str, bytes]] = []  # (input, index, where, bytes)
     for name in getattr(workflow, "image_input_names", []):
         if name not in inputs:
             continue
         value = inputs[name]
+        items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
         if isinstance(value, list):
-            total += len(value)
-            if total > settings.max_batch_size:
-                raise ServerError(413, f"inputs: {total} images or more, more than the batch limit "
-                                  f"of {settings.max_batch_size}", "BatchTooLarge", name)
-            prepared[name] = [_decode_one(v, f"inputs.{name}[{i}]", settings)
-                              for i, v in enumerate(value)]
+            prepared[name] = []  # filled below, in order
+        if len(encoded) + len(items) > settings.max_batch_size:
+            raise ServerError(413, f"inputs: {len(encoded) + len(items)} images or more, more than "
+                              f"the batch limit of {settings.max_batch_size}", "BatchTooLarge", name)
+        for index, item in items:
+            where = f"inputs.{name}" if index is None else f"inputs.{name}[{index}]"
+            encoded.append((name, index, where, _image_bytes(item, where, settings)))
+    total = 0
+    for _, _, where, data in encoded:
+        total += _header_pixels(data, where, settings)
+        if total > settings.max_total_pixels:
+            raise ServerError(413, f"{where}: the images of this request hold more than "
+                              f"{settings.max_total_pixels} pixels in all (the per-request limit)",
+                              "TooManyPixels", where)
+    for name, index, where, data in encoded:
+        image = _decode_data(data, where, settings)
+        if index is None:
+            prepared[name] = image
         else:
-            total += 1
-            prepared[name] = _decode_one(value, f"inputs.{name}", settings)
+            prepared[name].append(image)
     return prepared

@@ -63,6 +63,20 @@ class ServerSettings:
     url_fetch_timeout_s: float = 10.0
     #: allow blocks of type "sink" (they write files on the server)
     allow_sinks: bool = False
+    #: the one folder sinks may write under (relative paths only); default ./depthgraph_outputs
+    output_root: str = "depthgraph_outputs"
+    #: most pixels in one request, summed over every image (bounds memory per request)
+    max_total_pixels: int = 40_000_000
+    #: largest JSON response, bytes; bigger results are refused with 413 before being built
+    max_response_bytes: int = 256 * 1024 * 1024
+    #: deepest nesting of lists/objects in a runtime input value
+    max_input_depth: int = 32
+    #: networks URL images may come from although they are not public (CIDRs, e.g. "10.1.2.0/24")
+    url_allowed_networks: tuple[str, ...] = ()
+    #: redirects followed by one URL image fetch (each target checked again)
+    url_max_redirects: int = 3
+    #: serve /docs, /redoc and /openapi.json without the API key (they never need it without one)
+    public_docs: bool = False
 
     @classmethod
     def from_env(cls, **overrides: Any) -> "ServerSettings":
@@ -78,5 +92,14 @@ class ServerSettings:
             workflow_cache_size=_env_int("DEPTHGRAPH_SERVER_CACHE_SIZE", cls.workflow_cache_size),
             allow_url_images=_env_bool("DEPTHGRAPH_SERVER_ALLOW_URL_IMAGES", cls.allow_url_images),
             allow_sinks=_env_bool("DEPTHGRAPH_SERVER_ALLOW_SINKS", cls.allow_sinks),
+            output_root=os.environ.get("DEPTHGRAPH_SERVER_OUTPUT_ROOT") or cls.output_root,
+            max_total_pixels=_env_int("DEPTHGRAPH_SERVER_MAX_TOTAL_PIXELS", cls.max_total_pixels),
+            max_response_bytes=_env_int("DEPTHGRAPH_SERVER_MAX_RESPONSE_BYTES",
+                                        cls.max_response_bytes),
+            max_input_depth=_env_int("DEPTHGRAPH_SERVER_MAX_INPUT_DEPTH", cls.max_input_depth),
+            url_allowed_networks=tuple(
+                n.strip() for n in os.environ.get("DEPTHGRAPH_SERVER_URL_ALLOWED_NETWORKS", "")
+                .split(",") if n.strip()),
+            public_docs=_env_bool("DEPTHGRAPH_SERVER_PUBLIC_DOCS", cls.public_docs),
         )
         return replace(base, **{k: v for k, v in overrides.items() if v is not None})
