@@ -5,8 +5,9 @@ registers the test blocks in a ``depthgraph`` subprocess.
 
 Test blocks (no model, milliseconds per frame):
 
-- ``depthgraph_test/intensity_depth@v1``: depth from a frame's grey level (inverse depth =
-  grey / 255 + 0.05), so a clip's pixels say what depth the "model" sees.
+- ``depthgraph_test/intensity_depth@v1``: depth from a frame's pixels, 16 bits in blue (high
+  byte) and green (low byte): inverse depth = 2 * value / 65535 + 0.05, so a clip's pixels say
+  exactly what depth the "model" sees (:func:`encode_inverse_depth`).
 - ``depthgraph_test/sleep@v1``: passes the image through after sleeping (a slow model).
 - ``depthgraph_test/frame_counter@v1``: counts the frames of each video through the engine's
   per-video state (:class:`~depthgraph.engine.state.VideoStateStore`).
@@ -49,8 +50,19 @@ class IntensityDepthBlock(WorkflowBlock):
     manifest_class = _IntensityDepthManifest
 
     def run(self, image: WorkflowImageData, **_: Any) -> dict[str, Any]:  # type: ignore[override]
-        gray = image.numpy_image.astype(np.float32).mean(axis=2)
-        return {"depth": (1.0 / (gray / 255.0 + 0.05)).astype(np.float32)}
+        return {"depth": (1.0 / decode_inverse_depth(image.numpy_image)).astype(np.float32)}
+
+
+def encode_inverse_depth(inverse: np.ndarray) -> np.ndarray:
+    """Inverse depth in [0.05, 2.05] as a BGR frame (16 bits: blue high byte, green low byte)."""
+    value = np.clip(np.round((inverse - 0.05) / 2.0 * 65535.0), 0, 65535).astype(np.uint16)
+    high, low = (value >> 8).astype(np.uint8), (value & 255).astype(np.uint8)
+    return np.stack([high, low, high], axis=2)
+
+
+def decode_inverse_depth(frame: np.ndarray) -> np.ndarray:
+    value = frame[:, :, 0].astype(np.float64) * 256.0 + frame[:, :, 1]
+    return value / 65535.0 * 2.0 + 0.05
 
 
 class _SleepManifest(BlockManifest):
@@ -237,16 +249,14 @@ def inverse_depth_scene(height: int = 48, width: int = 64, variant: int = 0) -> 
     return np.clip(field, 0.05, 1.5)
 
 
-def jittered_frames(scene: np.ndarray, count: int, seed: int = 0, noise: float = 0.004) -> list[np.ndarray]:
+def jittered_frames(scene: np.ndarray, count: int, seed: int = 0, noise: float = 0.001) -> list[np.ndarray]:
     """Frames whose grey level encodes ``scene`` (inverse depth) with a per-frame scale and shift
     (the ambiguity a relative-depth model shows from frame to frame) and small pixel noise."""
     rng = np.random.default_rng(seed)
     frames = []
     for _ in range(count):
         scale, shift = rng.uniform(0.75, 1.0), rng.uniform(0.0, 0.08)
-        inverse = scale * scene + shift + rng.normal(0.0, noise, scene.shape)
-        gray = np.clip(np.round((inverse - 0.05) * 255.0 / 1.6), 0, 255).astype(np.uint8)
-        frames.append(np.repeat(gray[:, :, None], 3, axis=2))
+        frames.append(encode_inverse_depth(scale * scene + shift + rng.normal(0.0, noise, scene.shape)))
     return frames
 
 

@@ -4,8 +4,9 @@ Per video (state kept through :class:`~depthgraph.engine.state.VideoStateStore`)
 
 1. Work in the fitting space ``x`` (inverse depth by default) on a sampling grid of at most
    about 4096 pixels.
-2. Fit ``scale * x + shift`` to the running estimate ``r`` by iteratively re-weighted least
-   squares (Huber weights, 4 passes), so that moving objects and bad pixels weigh little.
+2. Fit ``scale * x + shift`` to the running estimate ``r``: a Theil-Sen start (median of the
+   slopes of random pixel pairs), then iteratively re-weighted least squares with Tukey's
+   biweight, so that moving objects and bad pixels weigh little or nothing.
 3. If the median residual exceeds ``cut_threshold`` times the range, or the scale is not
    positive, the frame is a cut: the estimate restarts from it (``reset`` is True).
 4. The aligned frame updates the running estimate, and its percentile range updates the
@@ -32,7 +33,8 @@ from depthgraph.manifests.depth_stabilizer import DepthStabilizerManifest
 #: Seconds without frames after which a video's state is dropped.
 IDLE_SECONDS = 120.0
 _MAX_SAMPLES = 4096
-_HUBER_K = 1.345
+_TUKEY_C = 4.685
+_PAIRS = 2048
 _DEFAULT_DT = 1.0 / 30.0
 
 
@@ -50,13 +52,24 @@ class StabilizerState:
     resets: list[int] = field(default_factory=list)
 
 
-def fit_scale_shift(x: np.ndarray, r: np.ndarray, passes: int = 4) -> tuple[float, float, float]:
-    """Robust least squares ``scale * x + shift ~ r``; returns (scale, shift, median |residual|)."""
+def fit_scale_shift(x: np.ndarray, r: np.ndarray, passes: int = 5) -> tuple[float, float, float]:
+    """Robust least squares ``scale * x + shift ~ r``; returns (scale, shift, median |residual|).
+
+    Theil-Sen start on random pairs (deterministic seed), then Tukey-biweight IRLS passes.
+    """
     x = x.astype(np.float64, copy=False)
     r = r.astype(np.float64, copy=False)
-    w = np.ones_like(x)
-    scale, shift = 1.0, 0.0
+    rng = np.random.default_rng(0)
+    i, j = rng.integers(0, len(x), _PAIRS), rng.integers(0, len(x), _PAIRS)
+    dx = x[i] - x[j]
+    keep = np.abs(dx) > 1e-12
+    scale = float(np.median((r[i] - r[j])[keep] / dx[keep])) if keep.any() else 1.0
+    shift = float(np.median(r - scale * x))
     for _ in range(passes):
+        residual = scale * x + shift - r
+        sigma = 1.4826 * float(np.median(np.abs(residual))) + 1e-12
+        u = residual / (_TUKEY_C * sigma)
+        w = np.where(np.abs(u) < 1.0, (1.0 - u * u) ** 2, 0.0)
         sw = w.sum()
         if sw <= 0:
             break
@@ -65,12 +78,8 @@ def fit_scale_shift(x: np.ndarray, r: np.ndarray, passes: int = 4) -> tuple[floa
         if var <= 1e-30:
             scale, shift = 1.0, mr - mx
         else:
-            scale = (w * (x - mx) * (r - mr)).sum() / var
-            shift = mr - scale * mx
-        residual = np.abs(scale * x + shift - r)
-        sigma = 1.4826 * float(np.median(residual)) + 1e-12
-        u = residual / (_HUBER_K * sigma)
-        w = np.where(u <= 1.0, 1.0, 1.0 / np.maximum(u, 1e-12))
+            scale = float((w * (x - mx) * (r - mr)).sum() / var)
+            shift = float(mr - scale * mx)
     residual = np.abs(scale * x + shift - r)
     return float(scale), float(shift), float(np.median(residual))
 
