@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from depthgraph.blocks.base import WorkflowBlock
 from depthgraph.engine.errors import StepInputError
-from depthgraph.blocks.depth_utils import as_depth_map, blend_over, colorize_depth
+from depthgraph.blocks.depth_utils import COLORMAPS, as_depth_map, blend_over, colorize_depth
+from depthgraph.engine.state import VideoStateStore
 from depthgraph.engine.values import WorkflowImageData
 from depthgraph.manifests.colormap import DepthColormapManifest
 
@@ -15,6 +20,10 @@ class DepthColormapBlock(WorkflowBlock):
     """Colour-maps ``depth``; with ``image``, blends over it at the image's size."""
 
     manifest_class = DepthColormapManifest
+
+    def __init__(self, manifest: Any = None) -> None:
+        super().__init__(manifest)
+        self.ranges = VideoStateStore(idle_seconds=120.0)  # smoothed mode: one range per video
 
     def run(  # type: ignore[override]
         self,
@@ -25,10 +34,20 @@ class DepthColormapBlock(WorkflowBlock):
         percentile_high: float = 98.0,
         image: WorkflowImageData | None = None,
         alpha: float = 0.6,
+        range_mode: str = "per_frame",
+        range_low: float | None = None,
+        range_high: float | None = None,
+        time_constant: float = 1.0,
+        video_metadata: Any = None,
         **_: Any,
     ) -> dict[str, Any]:
         depth_map = as_depth_map(depth, "depth")
-        picture = colorize_depth(depth_map, colormap, mode, (percentile_low, percentile_high))
+        if range_mode == "per_frame":
+            picture = colorize_depth(depth_map, colormap, mode, (percentile_low, percentile_high))
+        else:
+            picture = self._ranged_picture(depth_map, colormap, mode, (percentile_low, percentile_high),
+                                           range_mode, range_low, range_high, time_constant,
+                                           video_metadata if video_metadata is not None else image)
         if image is None:
             return {"image": WorkflowImageData(numpy_image=picture)}
         if not isinstance(image, WorkflowImageData):
@@ -43,3 +62,73 @@ class DepthColormapBlock(WorkflowBlock):
             raise StepInputError(f"property 'alpha': expected a number in [0, 1], got {weight}")
         blended = blend_over(picture, image.numpy_image, weight)
         return {"image": image.derive(blended, suffix="depth-colormap")}
+
+    def _ranged_picture(self, depth: np.ndarray, colormap: str, mode: str,
+                        percentiles: tuple[float, float], range_mode: str, low: float | None,
+                        high: float | None, time_constant: float, video: Any) -> np.ndarray:
+        """Colour map over a fixed range, or over a per-video exponentially smoothed range."""
+        values, valid = _display_values(depth, mode)
+        if range_mode == "fixed":
+            if low is None or high is None or not low < high:
+                raise StepInputError(f"properties 'range_low'/'range_high': range_mode 'fixed' needs "
+                                 f"range_low below range_high, got {low} and {high}")
+        elif range_mode == "smoothed":
+            low, high = _percentiles(values, valid, percentiles)
+            metadata = getattr(video, "video_metadata", video)
+            state = self.ranges.get(metadata, factory=_RangeState)
+            if state is not None:
+                low, high = state.update(low, high, metadata, time_constant)
+        else:
+            raise StepInputError(f"property 'range_mode': expected per_frame, fixed or smoothed, got {range_mode!r}")
+        scaled = np.zeros(values.shape, dtype=np.float64)
+        if high > low:
+            scaled[valid] = (values[valid] - low) / (high - low)
+        gray = np.round(np.clip(scaled, 0.0, 1.0) * 255.0).astype(np.uint8)
+        if colormap not in COLORMAPS:
+            raise StepInputError(f"property 'colormap': expected one of {sorted(COLORMAPS)}, got {colormap!r}")
+        if colormap == "gray":
+            return np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
+        import cv2
+
+        return cv2.applyColorMap(gray, getattr(cv2, COLORMAPS[colormap]))
+
+
+def _display_values(depth: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray]:
+    values = np.asarray(depth, dtype=np.float64)
+    valid = np.isfinite(values)
+    if mode == "inverse_depth":
+        valid &= values > 0
+        values = np.where(valid, 1.0 / np.where(valid, values, 1.0), 0.0)
+    elif mode != "depth":
+        raise StepInputError(f"property 'mode': expected inverse_depth or depth, got {mode!r}")
+    return values, valid
+
+
+def _percentiles(values: np.ndarray, valid: np.ndarray, percentiles: tuple[float, float]) -> tuple[float, float]:
+    if not valid.any():
+        return 0.0, 0.0
+    low, high = np.percentile(values[valid], [float(percentiles[0]), float(percentiles[1])])
+    return float(low), float(high)
+
+
+@dataclass
+class _RangeState:
+    """The smoothed colour range of one video."""
+
+    low: float = 0.0
+    high: float = 0.0
+    last_time: float | None = None
+    started: bool = False
+
+    def update(self, low: float, high: float, metadata: Any, time_constant: float) -> tuple[float, float]:
+        timestamp = getattr(metadata, "frame_timestamp", None)
+        fps = float(getattr(metadata, "fps", 0.0) or 0.0)
+        dt = 1.0 / fps if fps > 0 else 1.0 / 30.0
+        if timestamp is not None and self.last_time is not None and timestamp > self.last_time:
+            dt = float(timestamp) - self.last_time
+        weight = 1.0 if time_constant <= 0 or not self.started else 1.0 - math.exp(-dt / time_constant)
+        self.low += weight * (low - self.low)
+        self.high += weight * (high - self.high)
+        self.last_time = None if timestamp is None else float(timestamp)
+        self.started = True
+        return self.low, self.high

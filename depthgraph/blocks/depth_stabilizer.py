@@ -27,6 +27,7 @@ import numpy as np
 
 from depthgraph.blocks.base import WorkflowBlock
 from depthgraph.blocks.depth_utils import as_depth_map, normalize_depth
+from depthgraph.engine.errors import StepInputError
 from depthgraph.engine.state import VideoStateStore
 from depthgraph.manifests.depth_stabilizer import DepthStabilizerManifest
 
@@ -129,7 +130,7 @@ class DepthStabilizerBlock(WorkflowBlock):
         state = self.states.get(metadata, factory=StabilizerState)
         x, valid = _to_space(depth_map, space)
         if not valid.any():
-            raise ValueError("property 'depth': no finite positive depth value in the frame")
+            raise StepInputError("property 'depth': no finite positive depth value in the frame")
         if state is None:  # a still image: nothing to align to
             return {"depth": depth_map, "normalized_depth": normalize_depth(depth_map),
                     "scale": 1.0, "shift": 0.0, "reset": True}

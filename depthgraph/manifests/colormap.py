@@ -12,6 +12,7 @@ from depthgraph.engine.kinds import (
     IMAGE_KIND,
     NUMPY_ARRAY_KIND,
     STRING_KIND,
+    VIDEO_METADATA_KIND,
 )
 from depthgraph.manifests.base import BlockManifest, OutputDefinition, Selector
 from depthgraph.manifests.depth_estimation import ColormapName
@@ -28,7 +29,9 @@ class DepthColormapManifest(BlockManifest):
             "long_description": (
                 "Maps depth (or inverse depth, the default, so that near objects stand out) to one "
                 "of OpenCV's colour maps after clipping to percentiles; can blend the result over "
-                "the original image with a given alpha."
+                "the original image with a given alpha. For video, range_mode 'fixed' uses a "
+                "given range and 'smoothed' follows each video's percentile range with a time "
+                "constant, so colours do not flicker from frame to frame."
             ),
             "license": "Apache-2.0",
             "block_type": "visualization",
@@ -51,6 +54,32 @@ class DepthColormapManifest(BlockManifest):
     percentile_high: float = Field(
         default=98.0, ge=0.0, le=100.0, description="High clip percentile."
     )
+    range_mode: Literal["per_frame", "fixed", "smoothed"] = Field(
+        default="per_frame",
+        description=(
+            "per_frame: clip each picture to its own percentiles; fixed: use range_low..range_high; "
+            "smoothed: per video, follow the percentiles with time_constant (steady colours)."
+        ),
+    )
+    range_low: Optional[float] = Field(
+        default=None,
+        description="fixed mode: value at the cold end, in the mode's units (inverse depth or depth).",
+    )
+    range_high: Optional[float] = Field(
+        default=None,
+        description="fixed mode: value at the hot end, in the mode's units (inverse depth or depth).",
+    )
+    time_constant: float = Field(
+        default=1.0, ge=0.0, le=3600.0,
+        description="smoothed mode: seconds over which the range follows the video (0 = per frame).",
+    )
+    video_metadata: Optional[Selector(kind=[VIDEO_METADATA_KIND, IMAGE_KIND])] = Field(  # type: ignore[valid-type]
+        default=None,
+        description=(
+            "smoothed mode: the frame (or its video metadata) whose video the range belongs to; "
+            "defaults to 'image'. Without video metadata the range is per frame."
+        ),
+    )
     image: Optional[Selector(kind=[IMAGE_KIND])] = Field(  # type: ignore[valid-type]
         default=None, description="Optional photo to blend the colour map over."
     )
@@ -65,6 +94,12 @@ class DepthColormapManifest(BlockManifest):
                 f"percentile_low ({self.percentile_low}) must be below percentile_high "
                 f"({self.percentile_high})"
             )
+        if self.range_mode == "fixed":
+            if self.range_low is None or self.range_high is None or self.range_low >= self.range_high:
+                raise ValueError(
+                    "range_mode 'fixed' needs range_low below range_high, got "
+                    f"{self.range_low} and {self.range_high}"
+                )
         if isinstance(self.alpha, float) and not 0.0 <= self.alpha <= 1.0:
             raise ValueError(f"alpha must be within [0, 1], got {self.alpha}")
         return self

@@ -24,7 +24,8 @@ import numpy as np
 
 from depthgraph.engine.errors import WorkflowError
 from depthgraph.engine.values import PointCloud, VideoMetadata, WorkflowImageData
-from depthgraph.output_writer import safe_name, write_ply
+from depthgraph.output_writer import safe_name
+from depthgraph.ply import write_ply
 
 #: Arrays with more values than this are summarised in JSON Lines (shape, dtype, min, max, mean).
 INLINE_ARRAY_LIMIT = 64
