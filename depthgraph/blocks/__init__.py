@@ -12,7 +12,9 @@ def load_blocks() -> list[type[WorkflowBlock]]:
     from depthgraph.blocks.depth_estimation import DepthEstimationBlock
     from depthgraph.blocks.depth_stabilizer import DepthStabilizerBlock
     from depthgraph.blocks.detections_depth import DetectionsDepthBlock
+    from depthgraph.blocks.multiview_depth import MultiViewDepthBlock
     from depthgraph.blocks.point_cloud import PointCloudExportBlock, PointCloudProjectionBlock
+    from depthgraph.blocks.scene_point_cloud import ScenePointCloudBlock
     from depthgraph.blocks.visualization import (
         BoundingBoxVisualizationBlock,
         LabelVisualizationBlock,
@@ -24,6 +26,8 @@ def load_blocks() -> list[type[WorkflowBlock]]:
         DepthStabilizerBlock,
         PointCloudProjectionBlock,
         PointCloudExportBlock,
+        MultiViewDepthBlock,
+        ScenePointCloudBlock,
         DetectionsDepthBlock,
         CascadeDetectionBlock,
         BoundingBoxVisualizationBlock,

@@ -87,6 +87,11 @@ class CompiledStep:
     batch_fields: frozenset[str]
     output_kinds: dict[str, list[str]]
     instance: WorkflowBlock | None = None
+    #: outputs holding ONE value for the whole batch: those of a batch-level kind (e.g. ``scene``)
+    #: and every output of a step that runs once
+    batch_level_outputs: frozenset[str] = frozenset()
+    #: fed only batch-level values (at least one step output, the rest parameters): runs once
+    runs_once: bool = False
 
     @property
     def output_names(self) -> tuple[str, ...]:
@@ -485,6 +490,42 @@ def _step_output_kinds(manifest: BlockManifest) -> dict[str, list[str]]:
     return {o.name: o.kind_names for o in outputs}
 
 
+def _batch_level_kind_outputs(manifest: BlockManifest) -> frozenset[str]:
+    """Outputs declared with a batch-level kind (one value per batch, e.g. ``scene``)."""
+    getter = getattr(manifest, "get_actual_outputs", None)
+    outputs = getter() if callable(getter) else type(manifest).describe_outputs()
+    return frozenset(o.name for o in outputs if any(getattr(k, "batch_level", False) for k in o.kind))
+
+
+def batch_levels(steps: list[CompiledStep], parameters: set[str]) -> list[WorkflowError]:
+    """Mark, in execution order, the steps that run once and the outputs that are batch-level.
+
+    A step runs once when every selector it reads is a batch-level step output or a runtime
+    parameter, and at least one is a step output. A batch-level kind may only come from a
+    batch-aware block (or one that runs once): a per-element block never sees the whole batch.
+    """
+    errors: list[WorkflowError] = []
+    levels: dict[str, frozenset[str]] = {}
+    for step in steps:
+        selectors = [sel for b in step.bindings for sel in b.selectors]
+        from_steps = [sel for sel in selectors if sel.source == "steps"]
+        step.runs_once = bool(from_steps) and all(
+            (sel.source == "inputs" and sel.name in parameters)
+            or (sel.source == "steps" and sel.output in levels.get(sel.name, ()))
+            for sel in selectors
+        )
+        own = _batch_level_kind_outputs(step.manifest)
+        if own and not (step.is_batch_aware or step.runs_once):
+            errors.append(KindMismatchError(
+                f"outputs {', '.join(sorted(own))} have a batch-level kind, but the block is called "
+                "per element: it must declare batch_parameters()",
+                step=step.name, block_type=step.block_type,
+            ))
+        step.batch_level_outputs = frozenset(step.output_kinds) if step.runs_once else own
+        levels[step.name] = step.batch_level_outputs
+    return errors
+
+
 def _user_key(manifest_class: type[BlockManifest], field_name: str, raw: dict[str, Any]) -> str:
     """The key the user wrote for a field (or the schema's key when the field was left out)."""
     keys = manifest_field_keys(manifest_class)[field_name]
@@ -698,6 +739,9 @@ def _run_stages(raw: dict[str, Any], registry: BlockRegistry) -> tuple[list[Work
     if errors or has_cycle:
         return errors, None
     compiled = plan(parsed, graph)
+    errors.extend(batch_levels(compiled.steps, set(compiled.parameters)))
+    if errors:
+        return errors, None
     compiled.definition = raw
     return errors, compiled
 

@@ -178,7 +178,13 @@ def _check_result(step: CompiledStep, result: Any, where: str) -> dict[str, Any]
 
 
 def run_step(step: CompiledStep, columns: dict[str, Any], batch_size: int) -> list[dict[str, Any]]:
-    """Run one step over the batch; one result dict per element."""
+    """Run one step over the batch; one result dict per element.
+
+    A step fed only batch-level values (see ``CompiledStep.runs_once``) runs once, as for a batch
+    of one, and every element shares that result.
+    """
+    if step.runs_once and batch_size > 1:
+        return run_step(step, columns, 1) * batch_size
     shared = dict(step.constants)
     varying: list[tuple[str, PerElement]] = []
     for binding in step.bindings:
@@ -256,8 +262,23 @@ def execute(compiled: CompiledWorkflow, inputs: dict[str, Any], timeout: float |
         results = run_step(step, columns, batch_size)
         step_results[step.name] = results
         for output in needed.get(step.name, ()):
-            columns[f"$steps.{step.name}.{output}"] = PerElement(r[output] for r in results)
+            if output in step.batch_level_outputs:
+                columns[f"$steps.{step.name}.{output}"] = _batch_level_value(step, output, results)
+            else:
+                columns[f"$steps.{step.name}.{output}"] = PerElement(r[output] for r in results)
     return _assemble(compiled, columns, step_results, batch_size)
+
+
+def _batch_level_value(step: CompiledStep, output: str, results: list[dict[str, Any]]) -> Any:
+    """The one value of a batch-level output: every element must hold that same object."""
+    value = results[0][output]
+    if any(r[output] is not value for r in results[1:]):
+        raise StepExecutionError(
+            f"output '{output}' is batch-level (one value for the whole batch), but the block "
+            "gave different values for different elements",
+            step=step.name, block_type=step.block_type,
+        )
+    return value
 
 
 def _needed_columns(compiled: CompiledWorkflow) -> dict[str, tuple[str, ...]]:

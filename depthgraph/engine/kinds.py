@@ -8,16 +8,24 @@ Plugins may add kinds through ``load_kinds()``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
 class Kind:
+    """``batch_level``: a value of this kind describes the whole batch (one value per run, e.g.
+    a scene made of all the batch's images), not one element; see the executor."""
+
     name: str
     description: str = ""
     docs: str = ""
+    batch_level: bool = False
 
-    def to_dict(self) -> dict[str, str]:
-        return {"name": self.name, "description": self.description, "docs": self.docs}
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "description": self.description, "docs": self.docs}
+        if self.batch_level:
+            out["batch_level"] = True
+        return out
 
 
 WILDCARD_KIND = Kind("*", "Anything: matches every kind.")
@@ -50,6 +58,12 @@ VIDEO_METADATA_KIND = Kind(
     "video_metadata",
     "Where a frame sits in a video: a VideoMetadata (video id, frame number, frame timestamp, fps).",
 )
+SCENE_KIND = Kind(
+    "scene",
+    "Several views of one scene (all images of the batch) with per-view depth, confidence, "
+    "intrinsics and world-to-camera extrinsics in one shared frame. Batch-level: one value per run.",
+    batch_level=True,
+)
 
 BUILTIN_KINDS: tuple[Kind, ...] = (
     WILDCARD_KIND,
@@ -67,6 +81,7 @@ BUILTIN_KINDS: tuple[Kind, ...] = (
     DICTIONARY_KIND,
     LIST_OF_VALUES_KIND,
     VIDEO_METADATA_KIND,
+    SCENE_KIND,
 )
 
 

@@ -1,0 +1,103 @@
+"""``depthgraph/multiview_depth@v1``: all images of the batch as views of ONE scene.
+
+The block is batch-aware: it receives every image of the run, runs Depth Anything 3 once on
+all of them together (``model.predict_scene``) and returns per-view outputs plus one
+:class:`SceneValue` shared by every element (the batch-level ``scene`` kind). torch is imported
+only when the model loads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from depthgraph.blocks.base import WorkflowBlock
+from depthgraph.blocks.depth_estimation import _check_images, get_model
+from depthgraph.blocks.depth_utils import colorize_depth
+from depthgraph.engine.errors import StepInputError
+from depthgraph.manifests.depth_estimation import MODEL_VERSIONS
+from depthgraph.manifests.multiview import REFERENCE_STRATEGIES, MultiViewDepthManifest
+
+
+class SceneValue:
+    """The value of the ``scene`` kind: one model pass over all views of a scene.
+
+    ``prediction`` is the model's ``ScenePrediction``; ``view_ids`` the parent ids of the input
+    images, in view order.
+    """
+
+    def __init__(self, prediction: Any, view_ids: list[str], model_version: str) -> None:
+        self.prediction = prediction
+        self.view_ids = list(view_ids)
+        self.model_version = model_version
+
+    def __len__(self) -> int:
+        return len(self.view_ids)
+
+    def model_dump(self) -> dict[str, Any]:
+        """A JSON-able summary (what a workflow output of kind ``scene`` serialises to)."""
+        p = self.prediction
+        return {
+            "type": "scene",
+            "model_version": self.model_version,
+            "num_views": len(self.view_ids),
+            "view_ids": self.view_ids,
+            "reference_view": int(p.reference_view),
+            "processed_size": list(p.processed_size),
+            "intrinsics": [np.asarray(v.intrinsics).tolist() for v in p.views],
+            "extrinsics": [np.asarray(v.extrinsics).tolist() for v in p.views],
+        }
+
+
+def _reference(value: Any, count: int) -> Any:
+    if isinstance(value, bool):
+        raise StepInputError(f"property 'reference': expected a strategy or a view index, got {value!r}")
+    if isinstance(value, (int, np.integer)):
+        if not 0 <= int(value) < count:
+            raise StepInputError(f"property 'reference': view index {int(value)} is out of range for {count} view(s)")
+        return int(value)
+    if value not in REFERENCE_STRATEGIES:
+        raise StepInputError(
+            f"property 'reference': expected one of {list(REFERENCE_STRATEGIES)} or a view index, got {value!r}"
+        )
+    return value
+
+
+class MultiViewDepthBlock(WorkflowBlock):
+    """One DA3 pass over the whole batch as one scene; see the manifest for outputs."""
+
+    manifest_class = MultiViewDepthManifest
+
+    def run(  # type: ignore[override]
+        self,
+        images: Any,
+        model_version: str = "depth-anything-v3/small",
+        reference: Any = "saddle_balanced",
+        colormap: str = "turbo",
+        **_: Any,
+    ) -> list[dict[str, Any]]:
+        if model_version not in MODEL_VERSIONS:
+            raise StepInputError(
+                f"property 'model_version': expected one of {list(MODEL_VERSIONS)}, got {model_version!r}"
+            )
+        views = _check_images(images)
+        if not views:
+            return []
+        ref = _reference(reference, len(views))
+        model = get_model(model_version)
+        prediction = model.predict_scene([image.numpy_image for image in views], reference=ref)
+        scene = SceneValue(prediction, [image.parent_id for image in views], model_version)
+        results = []
+        for s, (image, view) in enumerate(zip(views, prediction.views)):
+            depth = np.asarray(view.depth, dtype=np.float32)
+            results.append({
+                "image": image.derive(colorize_depth(depth, colormap), suffix="depth"),
+                "depth": depth,
+                "confidence": np.asarray(view.confidence, dtype=np.float32),
+                "intrinsics": np.asarray(view.intrinsics, dtype=np.float32),
+                "extrinsics": np.asarray(view.extrinsics, dtype=np.float32),
+                "is_reference": s == prediction.reference_view,
+                "scene": scene,
+            })  # fmt: skip
+        return results
