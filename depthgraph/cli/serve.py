@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import List, Optional
 
 import typer
 from typing_extensions import Annotated
@@ -22,6 +22,7 @@ def serve(
     workers: Annotated[int, typer.Option(help="Inference threads.")] = 1,
     allow_url_images: Annotated[bool, typer.Option("--allow-url-images", help="Let requests give images as URLs the server fetches.")] = False,
     allow_sinks: Annotated[bool, typer.Option("--allow-sinks", help="Let requests run blocks that write files on the server.")] = False,
+    cors_origin: Annotated[Optional[List[str]], typer.Option("--cors-origin", help="Allow this browser origin (e.g. a hosted editor) to call the server; repeatable. Off by default.", show_default=False)] = None,
     device: Device = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
     verbose: Verbose = False,
@@ -36,6 +37,7 @@ def serve(
             max_body_bytes=int(max_body_mb * 1024 * 1024), max_image_pixels=max_image_pixels,
             max_batch_size=max_batch_size, request_timeout_s=timeout, inference_workers=workers,
             allow_url_images=allow_url_images or None, allow_sinks=allow_sinks or None,
+            cors_origins=tuple(cors_origin) if cors_origin else None,
         )
         if host not in ("127.0.0.1", "localhost", "::1") and not settings.api_key:
             err_console.print(f"[yellow]warning:[/yellow] serving on {host} without an API key; "

@@ -36,6 +36,7 @@ from depthgraph.malloc_tuning import status as malloc_status
 from depthgraph.output_root import writing_under
 from depthgraph.server.bodies import DescribeRequest, WorkflowRunRequest, json_depth
 from depthgraph.server.cache import WorkflowCache
+from depthgraph.server.editor import router as editor_router
 from depthgraph.server.errors import ServerError, combined_error_body, error_body
 from depthgraph.server.inputs import prepare_inputs
 from depthgraph.server.limits import BodySizeLimit
@@ -119,6 +120,12 @@ def create_app(settings: ServerSettings | None = None, registry: Any = None) -> 
     app.state.slots = slots
     app.state.started = time.time()
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    if settings.cors_origins:  # opt-in: lets hosted editors (other origins) call this server
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
+                           allow_methods=["GET", "POST"], allow_headers=["*"])
+    app.include_router(editor_router)  # the visual editor: /, /editor, /editor/static, examples
 
     # --- auth ------------------------------------------------------------------------------------
 

@@ -63,6 +63,8 @@ class ServerSettings:
     url_fetch_timeout_s: float = 10.0
     #: allow blocks of type "sink" (they write files on the server)
     allow_sinks: bool = False
+    #: browser origins allowed to call this server (CORS), e.g. a hosted editor; () = none
+    cors_origins: tuple[str, ...] = ()
     #: the one folder sinks may write under (relative paths only); default ./depthgraph_outputs
     output_root: str = "depthgraph_outputs"
     #: most pixels in one request, summed over every image (bounds memory per request)
@@ -92,6 +94,9 @@ class ServerSettings:
             workflow_cache_size=_env_int("DEPTHGRAPH_SERVER_CACHE_SIZE", cls.workflow_cache_size),
             allow_url_images=_env_bool("DEPTHGRAPH_SERVER_ALLOW_URL_IMAGES", cls.allow_url_images),
             allow_sinks=_env_bool("DEPTHGRAPH_SERVER_ALLOW_SINKS", cls.allow_sinks),
+            cors_origins=tuple(
+                o.strip() for o in os.environ.get("DEPTHGRAPH_SERVER_CORS_ORIGINS", "")
+                .split(",") if o.strip()),
             output_root=os.environ.get("DEPTHGRAPH_SERVER_OUTPUT_ROOT") or cls.output_root,
             max_total_pixels=_env_int("DEPTHGRAPH_SERVER_MAX_TOTAL_PIXELS", cls.max_total_pixels),
             max_response_bytes=_env_int("DEPTHGRAPH_SERVER_MAX_RESPONSE_BYTES",
