@@ -1,0 +1,106 @@
+// Run outputs, shown by kind: images (before/after slider against the input), depth maps (with
+// the depth under the cursor), detections (a table), point clouds (three.js viewer, loaded only
+// when one is shown), everything else as collapsible JSON.
+
+import { el } from "./forms.js";
+
+const isImage = (v) => v && typeof v === "object" && v.type === "base64" && typeof v.value === "string";
+const isPointCloud = (v) => v && typeof v === "object" && v.type === "point_cloud";
+const isDetections = (v) => v && typeof v === "object" && Array.isArray(v.predictions);
+const is2D = (v) => Array.isArray(v) && v.length > 1 && Array.isArray(v[0]) && v[0].length > 1 && typeof v[0][0] !== "object";
+
+function dataUrl(v) {
+  const fmt = v.format === "png" ? "png" : "jpeg";
+  return v.value.startsWith("data:") ? v.value : `data:image/${fmt};base64,${v.value}`;
+}
+
+function imageView(name, v, before) {
+  const box = el("div", { class: "dg-compare" });
+  const after = el("img", { src: dataUrl(v), alt: `${name} output`, class: before ? "dg-after" : "" });
+  if (!before) { box.append(after); return box; }
+  const base = el("img", { src: before, alt: `${name}: the input image` });
+  box.append(base, after);
+  const slider = el("input", { type: "range", min: "0", max: "100", value: "100", "aria-label": `${name}: before / after`, "data-testid": `compare-${name}` });
+  const apply = () => { after.style.clipPath = `inset(0 ${100 - Number(slider.value)}% 0 0)`; };
+  slider.addEventListener("input", apply);
+  apply();
+  const wrap = el("div", {}, box, slider, el("div", { class: "dg-hint", text: "slide: input ◀ ▶ output" }));
+  return wrap;
+}
+
+function depthView(name, rows) {
+  const h = rows.length, w = rows[0].length;
+  let lo = Infinity, hi = -Infinity;
+  for (const r of rows) for (const x of r) if (typeof x === "number" && Number.isFinite(x)) { if (x < lo) lo = x; if (x > hi) hi = x; }
+  const canvas = el("canvas", { width: String(w), height: String(h), "aria-label": `${name}: ${w}x${h} values from ${lo.toPrecision(4)} to ${hi.toPrecision(4)}` });
+  const ctx = canvas.getContext("2d");
+  const img = ctx.createImageData(w, h);
+  const span = hi > lo ? hi - lo : 1;
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+    const v = rows[y][x];
+    const g = typeof v === "number" ? Math.round(255 * (1 - (v - lo) / span)) : 0;  // near = bright
+    const i = 4 * (y * w + x);
+    img.data[i] = img.data[i + 1] = img.data[i + 2] = g;
+    img.data[i + 3] = 255;
+  }
+  ctx.putImageData(img, 0, 0);
+  const readout = el("div", { class: "dg-hint", "data-testid": `depth-readout-${name}`, text: `range ${lo.toPrecision(4)} … ${hi.toPrecision(4)}; point at the map for a value` });
+  canvas.addEventListener("mousemove", (e) => {
+    const r = canvas.getBoundingClientRect();
+    const x = Math.min(w - 1, Math.max(0, Math.floor((e.clientX - r.left) / r.width * w)));
+    const y = Math.min(h - 1, Math.max(0, Math.floor((e.clientY - r.top) / r.height * h)));
+    const v = rows[y][x];
+    readout.textContent = `(${x}, ${y}): ${typeof v === "number" ? v.toPrecision(5) : String(v)}`;
+  });
+  return el("div", { class: "dg-depth" }, canvas, readout);
+}
+
+function detectionsView(v) {
+  const preds = v.predictions;
+  if (!preds.length) return el("p", { class: "dg-hint", text: "no detections" });
+  const cols = [...new Set(preds.flatMap((p) => Object.keys(p)))].filter((c) => typeof preds[0][c] !== "object" || preds[0][c] === null);
+  const table = el("table", { class: "dg-table" });
+  table.append(el("thead", {}, el("tr", {}, ...cols.map((c) => el("th", { scope: "col", text: c })))));
+  const tbody = el("tbody");
+  for (const p of preds) {
+    tbody.append(el("tr", {}, ...cols.map((c) => {
+      const x = p[c];
+      return el("td", { text: typeof x === "number" ? (Number.isInteger(x) ? String(x) : x.toFixed(3)) : String(x ?? "") });
+    })));
+  }
+  table.append(tbody);
+  return table;
+}
+
+function jsonView(v) {
+  let text = JSON.stringify(v, null, 1);
+  if (text.length > 200000) text = text.slice(0, 200000) + "\n… (cut)";
+  return el("details", {}, el("summary", { text: Array.isArray(v) ? `list of ${v.length}` : typeof v === "object" && v ? "object" : String(v) }), el("pre", { text }));
+}
+
+export async function renderOutputs(container, outputs, { kinds = {}, inputs = {}, seconds = 0 } = {}) {
+  container.replaceChildren();
+  const firstInput = Object.values(inputs)[0] || [];
+  container.append(el("p", { class: "dg-hint", text: `${outputs.length} result${outputs.length === 1 ? "" : "s"} in ${seconds.toFixed(2)} s` }));
+  for (const [index, result] of outputs.entries()) {
+    const row = el("div", { class: "dg-result", "data-testid": `result-${index}` });
+    for (const [name, value] of Object.entries(result || {})) {
+      const k = kinds[name] || ["*"];
+      const box = el("div", { class: "dg-output", "data-testid": `output-${name}`, "data-output": name });
+      box.append(el("h3", {}, document.createTextNode(name + " "), el("small", { text: k.join(", ") })));
+      if (isImage(value)) box.append(imageView(name, value, firstInput[index]));
+      else if (isPointCloud(value)) {
+        box.dataset.kind = "point_cloud";
+        box.append(el("p", { class: "dg-hint", text: `${value.num_points ?? (value.points || []).length} points` }));
+        if (Array.isArray(value.points) && value.points.length) {
+          const { pointCloudViewer } = await import("./viewer3d.js");
+          box.append(await pointCloudViewer(name, value));
+        } else box.append(jsonView(value));
+      } else if (isDetections(value)) box.append(detectionsView(value));
+      else if (is2D(value) && (k.includes("depth_map") || k.includes("numpy_array") || k.includes("*"))) box.append(depthView(name, value));
+      else box.append(jsonView(value));
+      row.append(box);
+    }
+    container.append(row);
+  }
+}

@@ -1,0 +1,103 @@
+// Point clouds in 3D: three.js (vendored ES modules, resolved by the page's import map) is
+// imported only when the first point cloud is shown. Orbit with the mouse, zoom with the wheel,
+// a slider sets the point size; a PLY file can be opened into the same view.
+
+import { el } from "./forms.js";
+
+let modules = null;
+async function three() {
+  if (!modules) {
+    modules = Promise.all([
+      import("three"),
+      import("three/addons/controls/OrbitControls.js"),
+      import("three/addons/loaders/PLYLoader.js"),
+    ]).then(([THREE, orbit, ply]) => ({ THREE, OrbitControls: orbit.OrbitControls, PLYLoader: ply.PLYLoader }));
+  }
+  return modules;
+}
+
+/** A BufferGeometry from the server's point cloud JSON (points in the OpenCV camera frame). */
+function geometryFrom(THREE, value) {
+  const pts = value.points;
+  const n = pts.length;
+  const positions = new Float32Array(n * 3);
+  for (let i = 0; i < n; i++) {
+    const p = pts[i];
+    positions[3 * i] = p[0];
+    positions[3 * i + 1] = -p[1];  // OpenCV (y down, z forward) -> three.js (y up, z towards viewer)
+    positions[3 * i + 2] = -p[2];
+  }
+  const geometry = new THREE.BufferGeometry();
+  geometry.setAttribute("position", new THREE.BufferAttribute(positions, 3));
+  if (Array.isArray(value.colors) && value.colors.length === n) {
+    const colors = new Float32Array(n * 3);
+    for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) colors[3 * i + c] = value.colors[i][c] / 255;
+    geometry.setAttribute("color", new THREE.BufferAttribute(colors, 3));
+  }
+  return geometry;
+}
+
+export async function pointCloudViewer(name, value) {
+  const box = el("div", { class: "dg-viewer", "data-testid": `viewer-${name}` });
+  let lib;
+  try { lib = await three(); } catch (e) {
+    box.append(el("p", { class: "dg-run-error", text: `3D view unavailable: ${e.message}` }));
+    return box;
+  }
+  const { THREE, OrbitControls, PLYLoader } = lib;
+  const canvas = el("canvas", { "data-testid": `viewer-canvas-${name}`, "aria-label": `${name}: 3D point cloud (drag to orbit, wheel to zoom)`, tabindex: "0" });
+  box.append(canvas);
+  let renderer;
+  try {
+    renderer = new THREE.WebGLRenderer({ canvas, antialias: false, preserveDrawingBuffer: true });
+  } catch (e) {
+    box.replaceChildren(el("p", { class: "dg-run-error", text: `3D view unavailable (WebGL): ${e.message}` }));
+    return box;
+  }
+  const scene = new THREE.Scene();
+  scene.background = new THREE.Color(0x111111);
+  const camera = new THREE.PerspectiveCamera(50, 1, 0.001, 1000);
+  const controls = new OrbitControls(camera, canvas);
+  const material = new THREE.PointsMaterial({ size: 2, sizeAttenuation: false, vertexColors: true });
+  let points = null;
+
+  function show(geometry) {
+    if (points) { scene.remove(points); points.geometry.dispose(); }
+    if (!geometry.getAttribute("color")) material.vertexColors = false; else material.vertexColors = true;
+    material.needsUpdate = true;
+    points = new THREE.Points(geometry, material);
+    scene.add(points);
+    geometry.computeBoundingSphere();
+    const s = geometry.boundingSphere;
+    controls.target.copy(s.center);
+    camera.position.set(s.center.x, s.center.y, s.center.z + s.radius * 2.2);
+    camera.near = Math.max(s.radius / 1000, 1e-4);
+    camera.far = s.radius * 20;
+    camera.updateProjectionMatrix();
+    controls.update();
+    draw();
+  }
+  function resize() {
+    const w = canvas.clientWidth || 520, h = canvas.clientHeight || 380;
+    renderer.setPixelRatio(window.devicePixelRatio || 1);
+    renderer.setSize(w, h, false);
+    camera.aspect = w / h;
+    camera.updateProjectionMatrix();
+  }
+  function draw() { resize(); renderer.render(scene, camera); }
+  controls.addEventListener("change", draw);
+
+  const size = el("input", { type: "range", min: "1", max: "10", value: "2", step: "0.5", "aria-label": "point size", "data-testid": `point-size-${name}` });
+  size.addEventListener("input", () => { material.size = Number(size.value); draw(); });
+  const ply = el("input", { type: "file", accept: ".ply", "aria-label": "open a PLY file in this view" });
+  ply.addEventListener("change", async () => {
+    if (!ply.files.length) return;
+    show(new PLYLoader().parse(await ply.files[0].arrayBuffer()));
+  });
+  box.append(el("label", { class: "dg-hint" }, document.createTextNode("point size "), size),
+    el("label", { class: "dg-hint" }, document.createTextNode(" open .ply "), ply));
+  requestAnimationFrame(() => show(geometryFrom(THREE, value)));
+  box.dataset.ready = "pending";
+  requestAnimationFrame(() => requestAnimationFrame(() => { box.dataset.ready = "true"; }));
+  return box;
+}
