@@ -75,8 +75,8 @@ def rotation_to_quaternion(r: np.ndarray) -> np.ndarray:
 
 def write_ply(path: str | Path, points: np.ndarray, colors: np.ndarray | None, frame: str = "world") -> Path:
     """Binary little-endian PLY (float x, y, z; uchar red, green, blue) with the project's writer."""
-    from depthgraph.blocks.point_cloud import write_ply as _write
     from depthgraph.engine.values import PointCloud
+    from depthgraph.ply import write_ply as _write
 
     path = Path(path)
     _write(path, PointCloud(points=points, colors=colors, frame=frame))
@@ -166,3 +166,88 @@ def read_colmap_images(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarr
         ])  # fmt: skip
         out[parts[9]] = (rot, np.array(list(map(float, parts[5:8]))))
     return out
+
+
+# --- one call for everything -------------------------------------------------------------------
+
+
+def unique_names(sources: list[Path]) -> list[str]:
+    """File names for the views' copies: safe characters, no whitespace, unique (``_2``, ...)."""
+    from depthgraph.output_writer import safe_name
+
+    names, used = [], set()
+    for src in sources:
+        stem, suffix = safe_name(Path(src).stem), Path(src).suffix.lower()
+        suffix = suffix if suffix and safe_name(suffix.lstrip(".")) == suffix.lstrip(".") else ".png"
+        name, k = f"{stem}{suffix}", 1
+        while name.lower() in used:
+            k += 1
+            name = f"{stem}_{k}{suffix}"
+        used.add(name.lower())
+        names.append(name)
+    return names
+
+
+def export_scene(directory: str | Path, prediction, sources: list[Path], *,
+                 conf_threshold: float | None = None, colormap: str = "turbo",
+                 extra: dict | None = None) -> dict:
+    """Write every file of a scene into ``directory`` (which must exist) and return the summary.
+
+    ``prediction`` is a ``ScenePrediction``; ``sources`` the image files of its views (copied
+    into ``images/``). Files: ``views/<name>/`` (depth as ``predict`` writes it, colour map,
+    confidence, intrinsics, extrinsics), ``transforms.json``, ``colmap/*.txt``, ``scene.ply``
+    (world frame), ``scene.glb`` (the official display frame), ``scene.json`` (the summary).
+    """
+    import shutil
+
+    from depthgraph.blocks.depth_utils import colorize_depth
+    from depthgraph.engine.values import WorkflowImageData
+    from depthgraph.output_writer import write_result
+
+    root = Path(directory)
+    names = unique_names(sources)
+    (root / "images").mkdir()
+    (root / "views").mkdir()
+    (root / "colmap").mkdir()
+    cameras = []
+    for name, src, view in zip(names, sources, prediction.views):
+        shutil.copyfile(src, root / "images" / name)
+        depth = np.asarray(view.depth, dtype=np.float32)
+        result = {
+            "depth": depth,
+            "depth_color": WorkflowImageData(numpy_image=colorize_depth(depth, colormap), parent_id=name),
+            "confidence": np.asarray(view.confidence, dtype=np.float32),
+            "intrinsics": np.asarray(view.intrinsics, dtype=np.float32),
+            "extrinsics": np.asarray(view.extrinsics, dtype=np.float32),
+        }
+        write_result(result, root / "views" / Path(name).stem, {"depth": ["depth_map"]},
+                     extra={"source": str(src), "view": name})  # fmt: skip
+        h, w = depth.shape
+        cameras.append(Camera(name, view.intrinsics, view.extrinsics, h, w))
+    write_transforms_json(root / "transforms.json",
+                          [Camera(f"images/{c.name}", c.intrinsics, c.extrinsics, c.height, c.width) for c in cameras])
+    write_colmap_text(root / "colmap", cameras)
+    cloud = prediction.point_cloud(conf_threshold=conf_threshold)
+    write_ply(root / "scene.ply", cloud.points, cloud.colors, frame="world")
+    write_glb(root / "scene.glb", cloud.display_points(), cloud.colors)
+    summary = {
+        **(extra or {}),
+        "num_views": len(names),
+        "views": names,
+        "reference_view": int(prediction.reference_view),
+        "reference_image": names[int(prediction.reference_view)],
+        "processed_size": list(prediction.processed_size),
+        "num_points": len(cloud),
+        "conf_threshold": float(cloud.threshold),
+        "glb_alignment": np.asarray(cloud.alignment).tolist(),
+        "cameras": [
+            {"image": c.name, "width": c.width, "height": c.height,
+             "intrinsics": np.asarray(c.intrinsics, dtype=np.float64).tolist(),
+             "extrinsics_world_to_camera": np.asarray(c.extrinsics, dtype=np.float64).tolist()}
+            for c in cameras
+        ],  # fmt: skip
+        "files": ["scene.ply", "scene.glb", "transforms.json", "colmap/cameras.txt",
+                  "colmap/images.txt", "colmap/points3D.txt", "images/", "views/"],  # fmt: skip
+    }
+    _atomic_write(root / "scene.json", (json.dumps(summary, indent=2) + "\n").encode())
+    return summary

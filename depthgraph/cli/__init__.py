@@ -10,7 +10,7 @@ others were written; 130 interrupted.
 
 from __future__ import annotations
 
-from depthgraph.cli import inspect, predict, run, serve, weights  # noqa: F401 - they register commands
+from depthgraph.cli import inspect, predict, run, scene, serve, weights  # noqa: F401 - they register commands
 from depthgraph.cli.common import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, CLIError,
                                    app)
 

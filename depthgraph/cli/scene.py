@@ -1,0 +1,111 @@
+"""``depthgraph scene``: several photos of one scene -> depth per view, cameras, a fused 3D cloud."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from typing_extensions import Annotated
+
+from depthgraph.cli.common import (EXIT_OK, CLIError, Device, ModelSize, Quiet, Recursive, Verbose, app,
+                                   console, err_console, point_model_at, reported, use_device)
+
+#: What ``--reference`` accepts besides a view index.
+REFERENCE_HELP = ("Reference view (defines the world frame): saddle_balanced (default; chosen from the "
+                  "images when there are 3 or more), first, middle, saddle_sim_range, or a view index.")
+
+
+def _move_into(staging: Path, output_dir: Path) -> None:
+    """Move every entry of ``staging`` into ``output_dir`` (replacing a previous scene's files)."""
+    for entry in sorted(staging.iterdir()):
+        target = output_dir / entry.name
+        if target.is_symlink() or target.is_file():
+            target.unlink()
+        elif target.is_dir():
+            shutil.rmtree(target)
+        os.replace(entry, target)
+
+
+@app.command()
+def scene(
+    images: Annotated[List[str], typer.Argument(help="The views: image files, folders or glob patterns (one scene).")],
+    output_dir: Annotated[Path, typer.Option("--output-dir", "-o", help="Where the scene's files go.")] = Path("depthgraph_scene"),
+    model: Annotated[ModelSize, typer.Option("--model", "-m", help="DA3 variant.")] = ModelSize.small,
+    reference: Annotated[str, typer.Option("--reference", help=REFERENCE_HELP)] = "saddle_balanced",
+    conf_threshold: Annotated[Optional[float], typer.Option(help="Confidence threshold of the fused cloud (default: the official percentile rule).")] = None,
+    colormap: Annotated[str, typer.Option(help="Colour map of the per-view depth pictures.")] = "turbo",
+    device: Device = None,
+    weights: Annotated[Optional[Path], typer.Option(help="A model.safetensors to use instead of the weights directory.")] = None,
+    recursive: Recursive = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Several photos of ONE scene in one pass: per-view depth, cameras (transforms.json, COLMAP
+    text), the fused cloud (scene.ply, scene.glb) and scene.json."""
+    with reported(verbose):
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from depthgraph.image_files import collect_images, read_image
+        from depthgraph.models.depth_anything_v3.reference import check_reference
+
+        paths = collect_images(images, recursive=recursive)
+        if not paths:
+            raise CLIError("no image given")
+        try:
+            ref = check_reference(reference, len(paths))
+        except ValueError as exc:
+            raise CLIError(f"--reference: {exc}") from None
+        use_device(device)
+        if weights is not None:
+            from depthgraph.weights_store import WeightsError, check_user_weights
+
+            try:
+                weights = check_user_weights(weights, model.value)
+            except WeightsError as exc:
+                raise CLIError(f"--weights {exc}") from None
+            point_model_at(weights, model.value)
+        output_dir = output_dir.expanduser()
+        output_dir.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        progress = Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
+                            TimeElapsedColumn(), console=err_console, transient=False, disable=quiet)
+        staging = output_dir / f".depthgraph-scene-{uuid.uuid4().hex[:8]}"
+        try:
+            with progress:
+                task = progress.add_task("reading images", total=len(paths) + 3)
+                bgrs = []
+                for path in paths:
+                    bgrs.append(read_image(path))
+                    progress.advance(task)
+                progress.update(task, description=f"loading DA3-{model.value}")
+                from depthgraph.blocks.depth_estimation import get_model
+
+                da3 = get_model(f"depth-anything-v3/{model.value}")
+                progress.update(task, advance=1, description=f"network: {len(paths)} view(s) in one pass")
+                t0 = time.perf_counter()
+                prediction = da3.predict_scene(bgrs, reference=ref)
+                network_seconds = time.perf_counter() - t0
+                progress.update(task, advance=1, description="writing files")
+                from depthgraph.scene_export import export_scene
+
+                staging.mkdir()
+                summary = export_scene(staging, prediction, paths, conf_threshold=conf_threshold, colormap=colormap,
+                                       extra={"model": f"depth-anything-v3/{model.value}",
+                                              "network_seconds": round(network_seconds, 3)})  # fmt: skip
+                _move_into(staging, output_dir)
+                progress.update(task, advance=1, description="done")
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+        console.print(
+            f"scene of {summary['num_views']} view(s) at {summary['processed_size'][0]}x{summary['processed_size'][1]}: "
+            f"reference view {summary['reference_view']} ({summary['reference_image']}), "
+            f"{summary['num_points']} points; {time.perf_counter() - started:.1f} s; outputs in {output_dir}",
+            highlight=False,
+        )
+    raise typer.Exit(EXIT_OK)
