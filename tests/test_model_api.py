@@ -13,7 +13,7 @@ import torch
 from model_helpers import random_bgr, tiny_model
 
 from depthgraph.models.depth_anything_v3 import DA3Config, DepthPrediction
-from depthgraph.models.depth_anything_v3.model import DepthAnything3, parse_model_id, predict_images
+from depthgraph.models.depth_anything_v3.model import DepthAnything3, parse_model_id
 from depthgraph.models.depth_anything_v3.preprocess import nearest_multiple, processed_size
 
 
@@ -82,7 +82,7 @@ def test_batched_equals_single_and_mixed_sizes_keep_order():
             np.testing.assert_allclose(many.intrinsics, one.intrinsics, rtol=1e-5)
     # different images really give different depth (the comparison above is not vacuous)
     assert not np.allclose(singles[0].depth, singles[1].depth)
-    assert predict_images(model, images[:2])[1].depth.shape == (80, 120)
+    assert model.predict(images[:2])[1].depth.shape == (80, 120)
 
 
 def test_one_instance_is_safe_from_several_threads():

@@ -661,14 +661,12 @@ def _bind_output(
 # --- stage 4: cycles -------------------------------------------------------------------------
 
 
-def check_cycles(graph: nx.DiGraph, errors: list[WorkflowError]) -> bool:
+def check_cycles(graph: nx.DiGraph, errors: list[WorkflowError]) -> None:
     """Stage 4: report every loop of steps (each strongly connected group, and self-loops)."""
-    found = False
     for component in nx.strongly_connected_components(graph):
         nodes = sorted(component)
         if len(nodes) == 1 and not graph.has_edge(nodes[0], nodes[0]):
             continue
-        found = True
         names = [n.split(".", 1)[1] for n in nodes]
         try:
             loop = [u.split(".", 1)[1] for u, _ in nx.find_cycle(graph.subgraph(nodes))]
@@ -682,7 +680,6 @@ def check_cycles(graph: nx.DiGraph, errors: list[WorkflowError]) -> bool:
                 details=[BlockErrorDetail(step=n, message="on a cycle") for n in names],
             )
         )
-    return found
 
 
 # --- stage 5: plan -----------------------------------------------------------------------------
@@ -735,8 +732,8 @@ def _run_stages(raw: dict[str, Any], registry: BlockRegistry) -> tuple[list[Work
     parsed = parse(raw, registry, errors)
     validate_names(parsed, errors)
     graph = build_graph(parsed, errors)
-    has_cycle = check_cycles(graph.graph, errors)
-    if errors or has_cycle:
+    check_cycles(graph.graph, errors)
+    if errors:
         return errors, None
     compiled = plan(parsed, graph)
     errors.extend(batch_levels(compiled.steps, set(compiled.parameters)))

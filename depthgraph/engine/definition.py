@@ -103,18 +103,6 @@ class JsonFieldOutput(_Model):
     _name = field_validator("name")(_check_name)
 
 
-InputDefinition = Union[WorkflowImageInput, WorkflowParameterInput]
-
-
-class WorkflowDefinition(_Model):
-    """A whole workflow definition. Steps stay raw dicts until the compiler parses them."""
-
-    version: str = "1.0"
-    inputs: list[InputDefinition] = Field(default_factory=list)
-    steps: list[dict[str, Any]] = Field(default_factory=list)
-    outputs: list[JsonFieldOutput] = Field(default_factory=list)
-
-
 @dataclass(frozen=True)
 class ParsedSelector:
     """A selector split into parts: ``source`` is ``"inputs"`` or ``"steps"``."""

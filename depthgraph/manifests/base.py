@@ -12,7 +12,6 @@ This module imports pydantic only: no numpy, no torch.
 
 from __future__ import annotations
 
-import re
 import typing
 from dataclasses import dataclass
 from functools import lru_cache
@@ -27,7 +26,6 @@ INPUT_SELECTOR_PATTERN = rf"^\$inputs\.{NAME_PATTERN}$"
 STEP_OUTPUT_SELECTOR_PATTERN = rf"^\$steps\.{NAME_PATTERN}\.{NAME_PATTERN}$"
 #: What a selector inside a step may look like (``$steps.x.*`` is for workflow outputs only).
 SELECTOR_PATTERN = rf"^\$(inputs\.{NAME_PATTERN}|steps\.{NAME_PATTERN}\.{NAME_PATTERN})$"
-SELECTOR_RE = re.compile(SELECTOR_PATTERN)
 
 BLOCK_TYPES = ("model", "visualization", "sink", "transformation", "analytics", "detection")
 
@@ -61,11 +59,6 @@ def Selector(kind: list[Kind] | tuple[Kind, ...] | None = None) -> Any:  # noqa:
         StringConstraints(pattern=SELECTOR_PATTERN),
         SelectorMarker(kinds),
     ]
-
-
-def is_selector(value: Any) -> bool:
-    """True for a string that has the shape of a step-level selector."""
-    return isinstance(value, str) and bool(SELECTOR_RE.match(value))
 
 
 class OutputDefinition(BaseModel):

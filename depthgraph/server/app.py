@@ -46,21 +46,12 @@ from depthgraph.server.workers import InferenceSlots, RequestExpired, SlotsFull
 logger = logging.getLogger("depthgraph.server")
 
 
-def _loaded_models() -> list[Any]:
-    """Models the blocks hold in memory, if the model code exposes a registry of them."""
-    for module_name in ("depthgraph.blocks.depth_estimation", "depthgraph.models.cache"):
-        module = sys.modules.get(module_name)
-        getter = getattr(module, "loaded_models", None) if module else None
-        if callable(getter):
-            try:
-                return [
-                    {"model_version": m[0], "device": m[1]}
-                    if isinstance(m, (tuple, list)) and len(m) == 2 else m
-                    for m in getter()
-                ]
-            except Exception:  # noqa: BLE001 - /info must answer
-                return []
-    return []
+def _loaded_models() -> list[dict[str, str]]:
+    """The DA3 models the depth block holds in memory (none before the block is imported)."""
+    module = sys.modules.get("depthgraph.blocks.depth_estimation")
+    if module is None:
+        return []
+    return [{"model_version": version, "device": device} for version, device in module.loaded_models()]
 
 
 def _device() -> str:

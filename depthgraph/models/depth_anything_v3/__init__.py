@@ -8,19 +8,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["AutoModel", "DepthPrediction", "ScenePrediction", "DA3Config", "predict_images"]
+__all__ = ["AutoModel", "DepthPrediction", "ScenePrediction", "DA3Config"]
 
 _LAZY = {
     "AutoModel": "depthgraph.models.depth_anything_v3.model",
     "DepthPrediction": "depthgraph.models.depth_anything_v3.model",
-    "predict_images": "depthgraph.models.depth_anything_v3.model",
     "ScenePrediction": "depthgraph.models.depth_anything_v3.scene",
     "DA3Config": "depthgraph.models.depth_anything_v3.config",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
     from depthgraph.models.depth_anything_v3.config import DA3Config
-    from depthgraph.models.depth_anything_v3.model import AutoModel, DepthPrediction, predict_images
+    from depthgraph.models.depth_anything_v3.model import AutoModel, DepthPrediction
     from depthgraph.models.depth_anything_v3.scene import ScenePrediction
 
 

@@ -8,7 +8,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -305,9 +305,4 @@ class AutoModel:
         return model
 
 
-def predict_images(model: DepthAnything3, images: Iterable[np.ndarray], batch_size: int | None = None) -> list[DepthPrediction]:
-    """Predictions for a list of numpy BGR uint8 images (no re-reading from disk)."""
-    return model.predict(list(images), batch_size=batch_size)
-
-
-__all__ = ["AutoModel", "DepthAnything3", "DepthPrediction", "ScenePrediction", "predict_images", "parse_model_id", "canonical_variant"]
+__all__ = ["AutoModel", "DepthAnything3", "DepthPrediction", "ScenePrediction", "parse_model_id", "canonical_variant"]
