@@ -5,18 +5,27 @@
 - :func:`plan_jobs`: images given on the command line -> one :class:`ImageJob` per output folder.
 - :func:`run_jobs`: read, run in batches, write each result by kind; a bad image is recorded and
   skipped, the others still run.
+
+Files: the output folder is checked (made, writable) before the model runs; each image's outputs
+are written to a hidden temporary folder that is renamed into place once complete, so a folder
+exists only when whole (an interrupted run leaves no half-written folder); sink blocks write only
+under the output folder (:mod:`depthgraph.output_root`).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import time
 import traceback
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from depthgraph.image_files import ImageReadError, collect_images, read_image
+from depthgraph.output_root import writing_under
 from depthgraph.output_writer import safe_name, write_result
 
 #: Errors that would fail every image alike: stop the run instead of repeating them per image.
@@ -51,6 +60,9 @@ class JobResult:
 class RunSummary:
     items: list[JobResult]
     seconds: float
+    #: jobs planned (more than ``items`` when the run was interrupted)
+    planned: int = 0
+    interrupted: bool = False
 
     @property
     def total(self) -> int:
@@ -223,6 +235,22 @@ def _run_batch(workflow: Any, loaded: list[tuple[ImageJob, dict[str, Any]]],
     return results
 
 
+def check_output_dir(output_dir: Path) -> Path:
+    """Make ``output_dir`` and check that files can be written there, before any model runs."""
+    output_dir = Path(output_dir).expanduser()
+    if output_dir.exists() and not output_dir.is_dir():
+        raise RunSetupError(f"output folder {output_dir}: exists and is not a folder")
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        probe = output_dir / f".depthgraph-write-test-{uuid.uuid4().hex[:8]}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise RunSetupError(f"output folder {output_dir}: cannot write there "
+                            f"({exc.strerror or type(exc).__name__})") from None
+    return output_dir
+
+
 def run_jobs(workflow: Any, jobs: list[ImageJob], params: dict[str, Any], output_dir: Path,
              batch_size: int = 1,
              on_progress: Callable[[int, float], None] | None = None) -> RunSummary:
@@ -231,17 +259,25 @@ def run_jobs(workflow: Any, jobs: list[ImageJob], params: dict[str, Any], output
     A job whose image cannot be read, or whose run fails, is recorded and skipped. When a batch
     fails, its jobs are retried one by one so that only the bad ones are lost. Errors that would
     fail every image alike (missing weights, for one) raise :class:`FatalRunError` at once.
+    The output folder is checked first (:class:`RunSetupError`). On Ctrl-C the summary holds
+    the jobs finished so far and ``interrupted`` is set; no half-written folder is left.
     """
-    output_dir = Path(output_dir)
+    output_dir = check_output_dir(Path(output_dir))
     kinds = dict(getattr(workflow, "output_kinds", {}) or {})
     start = time.perf_counter()
     items: list[JobResult] = []
-    for offset in range(0, len(jobs), max(1, batch_size)):
-        chunk = jobs[offset: offset + max(1, batch_size)]
-        items.extend(_run_chunk(workflow, chunk, params, output_dir, kinds))
-        if on_progress is not None:
-            on_progress(len(items), time.perf_counter() - start)
-    return RunSummary(items=items, seconds=time.perf_counter() - start)
+    interrupted = False
+    try:
+        with writing_under(output_dir):  # sink blocks (PLY export...) write only under -o
+            for offset in range(0, len(jobs), max(1, batch_size)):
+                chunk = jobs[offset: offset + max(1, batch_size)]
+                items.extend(_run_chunk(workflow, chunk, params, output_dir, kinds))
+                if on_progress is not None:
+                    on_progress(len(items), time.perf_counter() - start)
+    except KeyboardInterrupt:
+        interrupted = True
+    return RunSummary(items=items, seconds=time.perf_counter() - start, planned=len(jobs),
+                      interrupted=interrupted)
 
 
 def _failure(job: ImageJob, exc: BaseException, seconds: float) -> JobResult:
@@ -289,10 +325,35 @@ def _run_chunk(workflow: Any, chunk: list[ImageJob], params: dict[str, Any], out
 
 def _write(job: ImageJob, result: dict[str, Any], output_dir: Path,
            kinds: dict[str, list[str]], seconds: float) -> JobResult:
+    """Write into a hidden temporary folder, then rename it into place (whole or not at all)."""
     directory = output_dir / job.folder
+    temporary = output_dir / f".{job.folder}.partial-{uuid.uuid4().hex[:8]}"
     try:
-        extra = {"images": {n: str(p) for n, p in job.images.items()}}
-        files = write_result(result, directory, kinds, extra=extra)
-    except Exception as exc:  # noqa: BLE001
-        return _failure(job, OSError(f"writing outputs to {directory}: {_short(exc)}"), seconds)
+        try:
+            extra = {"images": {n: str(p) for n, p in job.images.items()}}
+            files = write_result(result, temporary, kinds, extra=extra)
+            _move_into_place(temporary, directory)
+        except Exception as exc:  # noqa: BLE001
+            return _failure(job, OSError(f"writing outputs to {directory}: {_short(exc)}"), seconds)
+    finally:  # also on Ctrl-C: never leave a half-written folder behind
+        if temporary.exists():
+            shutil.rmtree(temporary, ignore_errors=True)
+    files = [directory / f.relative_to(temporary) for f in files]
     return JobResult(job, files=files, directory=directory, seconds=seconds)
+
+
+def _move_into_place(temporary: Path, directory: Path) -> None:
+    """Rename ``temporary`` to ``directory``; an earlier run's folder there is replaced."""
+    if directory.is_symlink() or (directory.exists() and not directory.is_dir()):
+        raise OSError(f"{directory.name} exists and is not a folder")
+    if not directory.exists():
+        os.rename(temporary, directory)
+        return
+    old = directory.with_name(f".{directory.name}.old-{uuid.uuid4().hex[:8]}")
+    os.rename(directory, old)
+    try:
+        os.rename(temporary, directory)
+    except OSError:
+        os.rename(old, directory)  # put the earlier results back
+        raise
+    shutil.rmtree(old, ignore_errors=True)

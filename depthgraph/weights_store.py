@@ -78,6 +78,36 @@ def _optional(name: str) -> bool:
     return is_unused(name[len("model."):] if name.startswith("model.") else name)
 
 
+def _truncation(path: Path) -> str | None:
+    """Why a safetensors file is cut short (its header promises more bytes than it holds), or None."""
+    import json
+    import struct
+
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            (header_len,) = struct.unpack("<Q", handle.read(8))
+            header = json.loads(handle.read(header_len))
+    except (OSError, ValueError, struct.error) as exc:
+        return f"not a readable safetensors file ({type(exc).__name__}: {exc})"
+    ends = [int(v["data_offsets"][1]) for k, v in header.items()
+            if k != "__metadata__" and isinstance(v, dict) and "data_offsets" in v]
+    needed = 8 + header_len + (max(ends) if ends else 0)
+    if size < needed:
+        return f"truncated: the file holds {size} bytes, its header describes {needed}"
+    return None
+
+
+def check_user_weights(path: Path, variant: str) -> Path:
+    """A checkpoint file the user named (``--weights``), checked; errors name that file."""
+    variant = canonical_variant(variant)
+    src = _source_file(Path(path).expanduser())
+    _, _, problem = check_checkpoint(src, variant)
+    if problem is not None:
+        raise WeightsError(f"{src}: {problem}")
+    return src
+
+
 def check_checkpoint(path: Path, variant: str) -> tuple[int, int, str | None]:
     """(tensors found, tensors expected, problem or None) for a ``.safetensors`` file.
 
@@ -89,6 +119,9 @@ def check_checkpoint(path: Path, variant: str) -> tuple[int, int, str | None]:
         shapes = _checkpoint_shapes(path)
     except Exception as exc:  # noqa: BLE001 - any parse failure means "not a usable checkpoint"
         return 0, len(expected), f"not a readable safetensors file ({type(exc).__name__}: {exc})"
+    truncated = _truncation(path)
+    if truncated:
+        return len(shapes), len(expected), truncated
     found = {(k if k in expected else f"model.{k}"): v for k, v in shapes.items()}
     missing = [n for n in expected if n not in found and not _optional(n)]
     if missing:

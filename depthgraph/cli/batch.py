@@ -7,7 +7,8 @@ from typing import Any
 
 from rich.table import Table
 
-from depthgraph.cli.common import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, console, err_console
+from depthgraph.cli.common import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, console,
+                                   err_console)
 from depthgraph.cli_runner import ImageJob, RunSummary, run_jobs
 
 
@@ -28,13 +29,19 @@ def print_summary(summary: RunSummary, output_dir: Path, verbose: bool) -> int:
         if item.error is not None and verbose and item.traceback:
             err_console.print(item.traceback, markup=False, highlight=False)
     rate = summary.done / summary.seconds if summary.seconds > 0 else 0.0
+    where = f"outputs in {output_dir}" if summary.done else "no outputs written"
     console.print(f"{summary.done} ok, {summary.failed} failed in {summary.seconds:.1f} s "
-                  f"({rate:.2f} images/s); outputs in {output_dir}", highlight=False)
+                  f"({rate:.2f} images/s); {where}", highlight=False)
     if summary.failed:
         for item in summary.items:
             if item.error is not None:
-                err_console.print(f"[red]failed:[/red] {item.job.label}: {item.error}",
+                err_console.print(f"[red]error:[/red] {item.job.label}: {item.error}",
                                   highlight=False)
+    if summary.interrupted:
+        left = max(0, summary.planned - summary.total)
+        err_console.print(f"[red]interrupted[/red]: {summary.done} image(s) finished and written, "
+                          f"{left} not started; no partial folders were left", highlight=False)
+        return EXIT_INTERRUPTED
     if summary.done == 0:
         return EXIT_ERROR
     return EXIT_PARTIAL if summary.failed else EXIT_OK

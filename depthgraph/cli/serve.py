@@ -22,6 +22,10 @@ def serve(
     workers: Annotated[int, typer.Option(help="Inference threads.")] = 1,
     allow_url_images: Annotated[bool, typer.Option("--allow-url-images", help="Let requests give images as URLs the server fetches.")] = False,
     allow_sinks: Annotated[bool, typer.Option("--allow-sinks", help="Let requests run blocks that write files on the server.")] = False,
+    output_root: Annotated[Optional[str], typer.Option(help="The one folder sink blocks may write under (relative paths inside it only). Default: ./depthgraph_outputs.", show_default=False)] = None,
+    max_total_pixels: Annotated[int, typer.Option(help="Most pixels in one request, over all its images.")] = 40_000_000,
+    url_allowed_network: Annotated[Optional[List[str]], typer.Option("--url-allowed-network", help="A non-public network (CIDR) URL images may come from; repeatable.", show_default=False)] = None,
+    public_docs: Annotated[bool, typer.Option("--public-docs", help="Serve /docs and /openapi.json without the API key.")] = False,
     cors_origin: Annotated[Optional[List[str]], typer.Option("--cors-origin", help="Allow this browser origin (e.g. a hosted editor) to call the server; repeatable. Off by default.", show_default=False)] = None,
     device: Device = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
@@ -37,6 +41,9 @@ def serve(
             max_body_bytes=int(max_body_mb * 1024 * 1024), max_image_pixels=max_image_pixels,
             max_batch_size=max_batch_size, request_timeout_s=timeout, inference_workers=workers,
             allow_url_images=allow_url_images or None, allow_sinks=allow_sinks or None,
+            output_root=output_root, max_total_pixels=max_total_pixels,
+            url_allowed_networks=tuple(url_allowed_network) if url_allowed_network else None,
+            public_docs=public_docs or None,
             cors_origins=tuple(cors_origin) if cors_origin else None,
         )
         if host not in ("127.0.0.1", "localhost", "::1") and not settings.api_key:
