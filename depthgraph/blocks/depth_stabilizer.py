@@ -9,7 +9,8 @@ Per video (state kept through :class:`~depthgraph.engine.state.VideoStateStore`)
    biweight, so that moving objects and bad pixels weigh little or nothing.
 3. If the median residual exceeds ``cut_threshold`` times the range, or the scale is not
    positive, the frame is a cut: the estimate restarts from it (``reset`` is True).
-4. The aligned frame updates the running estimate, and its percentile range updates the
+4. The aligned frame updates the running estimate, and its percentile range (on the sampling
+   grid) updates the
    normalisation range, both by exponential smoothing with weight ``1 - exp(-dt / time_constant)``
    where ``dt`` is the time since the previous frame (from the video metadata).
 
@@ -159,7 +160,9 @@ class DepthStabilizerBlock(WorkflowBlock):
                     reset, scale, shift = True, 1.0, 0.0
         y = x * np.float32(scale) + np.float32(shift)
         ys = np.where(vs, y[::s, ::s], np.nan).astype(np.float32)
-        low, high = (float(v) for v in np.percentile(y[valid], [percentile_low, percentile_high]))
+        sampled = ys[np.isfinite(ys)]  # percentiles of the sampling grid: robust, and cheap
+        low, high = (float(v) for v in np.percentile(sampled if sampled.size >= 64 else y[valid],
+                                                     [percentile_low, percentile_high]))
         if reset:
             state.reference = ys
             state.low, state.high = low, high
