@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from depthgraph.cli import app
 
+from blocks_helpers import recipe_weights, recipe_weights_root  # noqa: F401 - fixtures
 from video_helpers import TESTS_DIR, pattern_frames, read_video, write_clip
 
 REPO_ROOT = TESTS_DIR.parent
@@ -86,3 +87,20 @@ def test_ctrl_c_leaves_playable_files(tmp_path: Path) -> None:
     assert len(frames) == len(lines) and fps == pytest.approx(25.0)
     summary = json.loads((out / "video.json").read_text())
     assert summary["interrupted"] is True and summary["frames_processed"] == len(lines)
+
+
+@pytest.mark.slow
+def test_example_workflow_on_the_example_clip(tmp_path: Path, recipe_weights: Path) -> None:
+    examples = REPO_ROOT / "examples"
+    clip = examples / "videos" / "pan_zoom.mp4"
+    assert clip.stat().st_size < 1_000_000
+    result = CliRunner().invoke(app, ["run", str(examples / "workflows" / "video_depth_stable.json"),
+                                      "--video", str(clip), "--frames", "0:2", "--batch-size", "2",
+                                      "-o", str(tmp_path / "out"), "-q"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+    assert [line["outputs"]["cut"] for line in lines] == [True, False]
+    assert lines[1]["outputs"]["scale"] > 0
+    for name in ("depth_colour.mp4", "overlay.mp4"):
+        frames, fps = read_video(tmp_path / "out" / name)
+        assert len(frames) == 2 and frames[0].shape == (240, 320, 3) and fps == pytest.approx(15.0)
