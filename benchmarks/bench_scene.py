@@ -1,0 +1,156 @@
+"""Benchmark multi-view DA3: one scene of S = 1, 2, 4, 8 views at 504 px (recipe weights).
+
+Time: one ``network`` pass over the S views of one scene, all S interleaved round by round in
+one process (ratios to S = 1 paired per round, so a slow spell of a shared machine hits every S
+alike). Memory: for each S in a fresh process, the peak resident memory one pass adds on top of
+the loaded model. The FLOP model
+(da3-multiview spec section 3.6): everything but attention grows with S; the eight local blocks
+attend within each view (8 * S * 4 N^2 D) and the four global blocks over all S*N tokens
+(4 * 4 (S N)^2 D). Printed: time per scene, time per view, the time the FLOP count predicts at
+the S = 1 rate and the ratio measured / predicted (target: within 10 %), and peak memory per
+view (target: linear in S, i.e. no (S N)^2 attention matrix).
+
+    python benchmarks/bench_scene.py [--model small|base] [--views 1 2 4 8] [--runs 5] [--size 378x504]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+
+def rss_mib() -> float:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def linear_gflop(network, h: int, w: int) -> float:
+    """GFLOP of one view without the attention products (FlopCounterMode on an S = 1 pass)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    cfg = network.cfg
+    counter = FlopCounterMode(display=False)
+    with torch.inference_mode(), counter:
+        network(torch.zeros(1, 3, h, w))
+    total = counter.get_total_flops()
+    if any("attention" in str(op) for op in counter.get_flop_counts()["Global"]):
+        tokens = 1 + (h // cfg.patch_size) * (w // cfg.patch_size)
+        total -= cfg.depth * 4 * tokens**2 * cfg.embed_dim
+    return total / 1e9
+
+
+def attention_gflop(cfg, views: int, h: int, w: int) -> float:
+    n = 1 + (h // cfg.patch_size) * (w // cfg.patch_size)
+    d = cfg.embed_dim
+    n_global = sum(1 for i in range(cfg.depth) if i >= cfg.special_start and i % 2 == 1)
+    n_local = cfg.depth - n_global
+    return (n_local * views * 4 * n * n * d + n_global * 4 * (views * n) ** 2 * d) / 1e9
+
+
+def _model(name: str):
+    from depthgraph.models.depth_anything_v3 import DA3Config
+    from depthgraph.models.depth_anything_v3.model import DepthAnything3
+
+    return DepthAnything3.from_config(DA3Config.for_variant(name), device="cpu")
+
+
+def _pixels(views: int, h: int, w: int):
+    import torch
+
+    return torch.randn(1, views, 3, h, w, generator=torch.Generator().manual_seed(0))
+
+
+def child_memory(model: str, views: int, h: int, w: int) -> dict:
+    """In a fresh process: the peak resident memory one pass over S views adds to the model."""
+    import torch
+
+    da3 = _model(model)
+    pixels = _pixels(views, h, w)
+    base = max(peak_rss_mib(), rss_mib())
+    with torch.inference_mode():
+        da3.network(pixels)
+    return {"views": views, "added_peak_mib": peak_rss_mib() - base}
+
+
+def timings(model: str, views: list[int], rounds: int, h: int, w: int) -> dict[int, list[float]]:
+    """In this process, interleaved: each round times one pass for every S in turn (after a
+    warm-up round), so that a slow spell of a shared machine hits every S alike."""
+    import torch
+
+    da3 = _model(model)
+    inputs = {s: _pixels(s, h, w) for s in views}
+    times: dict[int, list[float]] = {s: [] for s in views}
+    with torch.inference_mode():
+        for r in range(rounds + 1):
+            for s in views:
+                t = time.perf_counter()
+                da3.network(inputs[s])
+                if r:
+                    times[s].append(time.perf_counter() - t)
+    times["linear_gflop"] = linear_gflop(da3.network, h, w)  # type: ignore[index]
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="small", choices=["small", "base"])
+    parser.add_argument("--views", type=int, nargs="+", default=[1, 2, 4, 8])
+    parser.add_argument("--runs", type=int, default=5, help="timed rounds")
+    parser.add_argument("--size", default="378x504", help="network input HxW (504 px long side)")
+    parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    h, w = (int(v) for v in args.size.split("x"))
+    if args.child is not None:
+        print(json.dumps(child_memory(args.model, args.child, h, w)))
+        return
+
+    import torch
+
+    from depthgraph.models.depth_anything_v3 import DA3Config
+
+    cfg = DA3Config.for_variant(args.model)
+    views = sorted(set([1, *args.views]))
+    n = 1 + (h // cfg.patch_size) * (w // cfg.patch_size)
+    print(f"DA3-{args.model}, one scene of S views at {h}x{w} ({n} tokens per view), fp32, torch "
+          f"{torch.__version__}, {torch.get_num_threads()} threads; {args.runs} interleaved rounds (ratios to S=1 "
+          f"paired per round, median); memory: one pass per S in a fresh process", flush=True)  # fmt: skip
+    memory = {}
+    for s in views:
+        cmd = [sys.executable, __file__, "--model", args.model, "--size", args.size, "--child", str(s)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        memory[s] = json.loads(proc.stdout.strip().splitlines()[-1])["added_peak_mib"]
+    times = timings(args.model, views, args.runs, h, w)
+    lin = times.pop("linear_gflop")  # type: ignore[call-overload]
+    gflop = {s: s * lin + attention_gflop(cfg, s, h, w) for s in views}
+    print()
+    print("| S | tokens per global block | GFLOP | time per scene (s) | per view (s) | FLOP-predicted / S=1 "
+          "| measured / S=1 | measured / predicted | peak added (MiB) | per view (MiB) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    worst = 0.0
+    for s in views:
+        t = statistics.median(times[s])
+        measured = statistics.median(a / b for a, b in zip(times[s], times[1]))
+        predicted = gflop[s] / gflop[1]
+        worst = max(worst, abs(measured / predicted - 1))
+        print(f"| {s} | {s * n} | {gflop[s]:.1f} | {t:.2f} | {t / s:.2f} | {predicted:.2f} | {measured:.2f} "
+              f"| {measured / predicted:.3f} | {memory[s]:.0f} | {memory[s] / s:.0f} |")
+    print()
+    print(f"time vs the FLOP count at the S=1 rate: worst deviation {worst * 100:.1f} % (target <= 10 %)")
+    print("peak added memory / (S x S=1's): " + ", ".join(f"S={s}: {memory[s] / (s * memory[1]):.2f}" for s in views)
+          + " (linear in S: about 1 or below)")  # fmt: skip
+    print("for scale, one (S N)^2 float32 score matrix per head: "
+          + ", ".join(f"S={s}: {cfg.num_heads * (s * n) ** 2 * 4 / 2**20:.0f} MiB" for s in views))
+
+if __name__ == "__main__":
+    main()
