@@ -347,8 +347,12 @@ def run_video(workflow: Any, source: Any, *, on_frame: Callable[[VideoFrame, dic
     stream = VideoStream(workflow, source, **stream_options)
     writer = None
     if output_dir is not None:
-        writer = VideoOutputWriter(output_dir, fps=stream.info.output_fps or stream.info.fps,
-                                   ply_every=ply_every, codec=codec)
+        try:
+            writer = VideoOutputWriter(output_dir, fps=stream.info.output_fps or stream.info.fps,
+                                       ply_every=ply_every, codec=codec)
+        except BaseException:
+            stream.close()  # release a camera or stream opened above
+            raise
     show = False
     if preview:
         show, why = preview_available()
