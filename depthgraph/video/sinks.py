@@ -195,6 +195,10 @@ class VideoOutputWriter:
     """
 
     def __init__(self, output_dir: str | Path, fps: float, ply_every: int = 0, codec: str = "auto") -> None:
+        if codec not in ("auto", "h264", "mp4v"):
+            raise VideoSinkError(f"codec: expected auto, h264 or mp4v, got {codec!r}")
+        if codec == "h264" and not h264_available():
+            raise VideoSinkError("codec h264 needs PyAV: pip install 'depthgraph[video]'")
         self.output_dir = Path(output_dir)
         self.fps = fps
         self.ply_every = int(ply_every)
