@@ -48,8 +48,11 @@ def test_run_video_bad_input_is_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in missing.output and not (tmp_path / "o").exists()
     both = runner.invoke(app, ["run", workflow, "--video", "x.mp4", "--image", "y.png"])
     assert both.exit_code == 1 and "not both" in both.output
-    bad_range = runner.invoke(app, ["run", workflow, "--video", str(tmp_path / "no.mp4"), "--frames", "abc"])
-    assert bad_range.exit_code == 1
+    clip = str(write_clip(tmp_path / "c.mkv", pattern_frames(3), fps=5))
+    bad_range = runner.invoke(app, ["run", workflow, "--video", clip, "--frames", "abc"])
+    assert bad_range.exit_code == 1 and "--frames 'abc'" in bad_range.output
+    bad_codec = runner.invoke(app, ["run", workflow, "--video", clip, "--codec", "xvid", "-o", str(tmp_path / "o")])
+    assert bad_codec.exit_code == 1 and "codec" in bad_codec.output and not (tmp_path / "o").exists()
 
 
 def test_ctrl_c_leaves_playable_files(tmp_path: Path) -> None:
