@@ -1,0 +1,12 @@
+"""Scale-out: the same compiled workflow over many images on Ray Data (optional extra ``ray``).
+
+- :mod:`depthgraph.scale.inputs`: images named by local paths, folders, globs or URIs that
+  pyarrow reads (``s3://``, ``gs://``...) -> a sorted plan with one stable output key each
+  (its relative path), and which inputs already have results (resume).
+- :mod:`depthgraph.scale.rows`: the Parquet table of per-input rows (input, outputs, error, time).
+- :mod:`depthgraph.scale.ray`: :class:`~depthgraph.scale.ray.WorkflowActor` (compiles the
+  workflow once per actor) and :func:`~depthgraph.scale.ray.run_on_ray`, the pipeline.
+- :mod:`depthgraph.scale.cli`: ``depthgraph run ... --engine ray``.
+
+Importing this package imports neither Ray nor torch.
+"""
