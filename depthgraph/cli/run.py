@@ -28,6 +28,12 @@ def run(
     ply_every: Annotated[int, typer.Option("--ply-every", min=0, help="Write point-cloud outputs as PLY every N frames (0: never).", rich_help_panel="Video")] = 0,
     preview: Annotated[bool, typer.Option("--preview", help="Show a preview window (needs a display and an OpenCV with GUI).", rich_help_panel="Video")] = False,
     codec: Annotated[str, typer.Option("--codec", help="MP4 codec: auto (H.264 with PyAV, else mp4v), h264 or mp4v.", rich_help_panel="Video")] = "auto",
+    engine: Annotated[str, typer.Option("--engine", help="local: this process; ray: Ray Data actors (local Ray, or --ray-address); see docs/scale-out.md.", rich_help_panel="Scale-out")] = "local",
+    ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="Existing Ray cluster: auto or ray://HOST:10001 (default: start a local Ray for the run).", rich_help_panel="Scale-out")] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Ray actors running the workflow.", rich_help_panel="Scale-out")] = 1,
+    num_cpus: Annotated[float, typer.Option("--num-cpus", min=0, help="CPUs per Ray actor.", rich_help_panel="Scale-out")] = 1.0,
+    num_gpus: Annotated[float, typer.Option("--num-gpus", min=0, help="GPUs per Ray actor.", rich_help_panel="Scale-out")] = 0.0,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Ray engine: run again the images whose results exist (default: skip them).", rich_help_panel="Scale-out")] = False,
     recursive: Recursive = False,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -49,6 +55,15 @@ def run(
             raise typer.Exit(run_video_command(
                 workflow, video, params, output_dir, batch_size=batch_size, max_fps=max_fps,
                 frames=frames, ply_every=ply_every, preview=preview, codec=codec, quiet=quiet))
+        if engine not in ("local", "ray"):
+            raise CLIError(f"--engine {engine}: expected local or ray")
+        if engine == "ray":
+            from depthgraph.scale.cli import run_ray_command
+
+            raise typer.Exit(run_ray_command(
+                workflow.definition, image, params, output_dir, batch_size=batch_size,
+                recursive=recursive, address=ray_address, concurrency=concurrency,
+                num_cpus=num_cpus, num_gpus=num_gpus, overwrite=overwrite, quiet=quiet))
         if not image and list(workflow.image_input_names):
             raise CLIError("no --image given; the workflow needs "
                            + ", ".join(f"'{n}'" for n in workflow.image_input_names))
