@@ -313,7 +313,7 @@ function layoutPositions() {
     const y = columns.get(g) || 40;
     result[n.id] = { x: 40 + g * (NODE_WIDTH + 70), y };
     const rows = Object.keys(n.inputs).length + Object.keys(n.outputs).length;
-    columns.set(g, y + 60 + rows * 30 + 40);
+    columns.set(g, y + 70 + rows * 26 + 50);
   }
   return result;
 }
@@ -528,6 +528,9 @@ function decorate(node, elNode) {
   if (errs.length) elNode.dataset.error = errs.map((e) => (e.property ? `${e.property}: ` : "") + e.message).join(" | ").slice(0, 240);
   else delete elNode.dataset.error;
   const wired = wiresInto(node);
+  for (const stale of elNode.querySelectorAll(".baklava-node-interface[data-socket]")) {
+    if (!S.graph.findNodeInterface(stale.id)) { delete stale.dataset.socket; delete stale.dataset.io; }
+  }
   for (const [io, map] of [["in", node.inputs], ["out", node.outputs]]) {
     for (const [key, intf] of Object.entries(map)) {
       const ie = document.getElementById(intf.id);
@@ -705,7 +708,8 @@ function renderPalette() {
   }
   list.replaceChildren();
   const order = ["workflow", "model", "transformation", "analytics", "visualization", "sink"];
-  const names = [...sections.keys()].sort((a, b) => ((order.indexOf(a) + 99) % 100) - ((order.indexOf(b) + 99) % 100) || a.localeCompare(b));
+  const rank = (s) => (order.includes(s) ? order.indexOf(s) : order.length);
+  const names = [...sections.keys()].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
   for (const section of names) {
     list.append(el("h3", { text: section }));
     for (const b of sections.get(section)) {
@@ -907,7 +911,7 @@ async function run(given) {
   button.disabled = true;
   const t0 = performance.now();
   try {
-    const response = await api("workflows/run", { specification: def, inputs, include_points: true });
+    const response = await api("workflows/run", { specification: def, inputs, include_points: true, array_format: "base64" });
     const seconds = (performance.now() - t0) / 1000;
     timeBox.textContent = `${seconds.toFixed(2)} s`;
     if (!response.ok) {
@@ -1082,6 +1086,10 @@ async function boot() {
     scheduleCommit();
   });
   vm.hooks.renderNode.subscribe(TOKEN, ({ node, el: elNode }) => { decorate(node, elNode); return { node, el: elNode }; });
+  vm.hooks.renderInterface.subscribe(TOKEN, ({ intf, el: elIntf }) => {
+    if (intf.dgKey !== undefined) { elIntf.dataset.socket = intf.dgKey; elIntf.dataset.io = intf.isInput ? "in" : "out"; }
+    return { intf, el: elIntf };
+  });
   const root = $("#dg-baklava");
   root.addEventListener("pointerdown", onPortDown, true);
   window.addEventListener("pointerup", onPointerUp, true);

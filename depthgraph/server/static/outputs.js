@@ -7,7 +7,30 @@ import { el } from "./forms.js";
 const isImage = (v) => v && typeof v === "object" && v.type === "base64" && typeof v.value === "string";
 const isPointCloud = (v) => v && typeof v === "object" && v.type === "point_cloud";
 const isDetections = (v) => v && typeof v === "object" && Array.isArray(v.predictions);
-const is2D = (v) => Array.isArray(v) && v.length > 1 && Array.isArray(v[0]) && v[0].length > 1 && typeof v[0][0] !== "object";
+
+const TYPED = { float32: Float32Array, float64: Float64Array, uint8: Uint8Array, int8: Int8Array, uint16: Uint16Array,
+  int16: Int16Array, uint32: Uint32Array, int32: Int32Array, int64: BigInt64Array, uint64: BigUint64Array, bool: Uint8Array };
+
+/** {values (typed array or plain array), shape} of an array output: nested lists, or the server's
+ * compact {"type": "numpy_array", "encoding": "base64", dtype, shape, value} (little-endian). */
+export function decodeArray(v) {
+  if (v && typeof v === "object" && v.type === "numpy_array" && v.encoding === "base64" && TYPED[v.dtype]) {
+    const bytes = Uint8Array.from(atob(v.value), (c) => c.charCodeAt(0));
+    let values = new TYPED[v.dtype](bytes.buffer);
+    if (v.dtype === "int64" || v.dtype === "uint64") values = Float64Array.from(values, Number);
+    return { values, shape: v.shape };
+  }
+  if (Array.isArray(v)) {
+    const shape = [];
+    for (let x = v; Array.isArray(x); x = x[0]) shape.push(x.length);
+    const flat = v.flat(shape.length - 1);
+    if (flat.length !== shape.reduce((a, b) => a * b, 1) || flat.some((x) => x !== null && typeof x !== "number")) return null;
+    return { values: flat, shape };
+  }
+  return null;
+}
+
+const is2D = (a) => a && a.shape.length === 2 && a.shape[0] > 1 && a.shape[1] > 1;
 
 function dataUrl(v) {
   const fmt = v.format === "png" ? "png" : "jpeg";
@@ -24,20 +47,21 @@ function imageView(name, v, before) {
   const apply = () => { after.style.clipPath = `inset(0 ${100 - Number(slider.value)}% 0 0)`; };
   slider.addEventListener("input", apply);
   apply();
-  const wrap = el("div", {}, box, slider, el("div", { class: "dg-hint", text: "slide: input ◀ ▶ output" }));
+  const wrap = el("div", { class: "dg-compare-wrap" }, box, el("div", {}, slider), el("div", { class: "dg-hint", text: "slide: input ◀ ▶ output" }));
   return wrap;
 }
 
-function depthView(name, rows) {
-  const h = rows.length, w = rows[0].length;
+function depthView(name, array) {
+  const [h, w] = array.shape;
+  const vals = array.values;
   let lo = Infinity, hi = -Infinity;
-  for (const r of rows) for (const x of r) if (typeof x === "number" && Number.isFinite(x)) { if (x < lo) lo = x; if (x > hi) hi = x; }
+  for (const x of vals) if (typeof x === "number" && Number.isFinite(x)) { if (x < lo) lo = x; if (x > hi) hi = x; }
   const canvas = el("canvas", { width: String(w), height: String(h), "aria-label": `${name}: ${w}x${h} values from ${lo.toPrecision(4)} to ${hi.toPrecision(4)}` });
   const ctx = canvas.getContext("2d");
   const img = ctx.createImageData(w, h);
   const span = hi > lo ? hi - lo : 1;
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-    const v = rows[y][x];
+    const v = vals[y * w + x];
     const g = typeof v === "number" ? Math.round(255 * (1 - (v - lo) / span)) : 0;  // near = bright
     const i = 4 * (y * w + x);
     img.data[i] = img.data[i + 1] = img.data[i + 2] = g;
@@ -49,7 +73,7 @@ function depthView(name, rows) {
     const r = canvas.getBoundingClientRect();
     const x = Math.min(w - 1, Math.max(0, Math.floor((e.clientX - r.left) / r.width * w)));
     const y = Math.min(h - 1, Math.max(0, Math.floor((e.clientY - r.top) / r.height * h)));
-    const v = rows[y][x];
+    const v = vals[y * w + x];
     readout.textContent = `(${x}, ${y}): ${typeof v === "number" ? v.toPrecision(5) : String(v)}`;
   });
   return el("div", { class: "dg-depth" }, canvas, readout);
@@ -92,13 +116,14 @@ export async function renderOutputs(container, outputs, { kinds = {}, inputs = {
       else if (isPointCloud(value)) {
         box.dataset.kind = "point_cloud";
         box.append(el("p", { class: "dg-hint", text: `${value.num_points ?? (value.points || []).length} points` }));
-        if (Array.isArray(value.points) && value.points.length) {
+        if (decodeArray(value.points)?.shape[0]) {
           const { pointCloudViewer } = await import("./viewer3d.js");
           box.append(await pointCloudViewer(name, value));
         } else box.append(jsonView(value));
       } else if (isDetections(value)) box.append(detectionsView(value));
-      else if (is2D(value) && (k.includes("depth_map") || k.includes("numpy_array") || k.includes("*"))) box.append(depthView(name, value));
-      else box.append(jsonView(value));
+      else if (is2D(decodeArray(value)) && (k.includes("depth_map") || k.includes("numpy_array") || k.includes("*"))) {
+        box.append(depthView(name, decodeArray(value)));
+      } else box.append(jsonView(value));
       row.append(box);
     }
     container.append(row);

@@ -3,6 +3,7 @@
 // a slider sets the point size; a PLY file can be opened into the same view.
 
 import { el } from "./forms.js";
+import { decodeArray } from "./outputs.js";
 
 let modules = null;
 async function three() {
@@ -18,20 +19,20 @@ async function three() {
 
 /** A BufferGeometry from the server's point cloud JSON (points in the OpenCV camera frame). */
 function geometryFrom(THREE, value) {
-  const pts = value.points;
-  const n = pts.length;
+  const pts = decodeArray(value.points);
+  const n = pts.shape[0];
   const positions = new Float32Array(n * 3);
   for (let i = 0; i < n; i++) {
-    const p = pts[i];
-    positions[3 * i] = p[0];
-    positions[3 * i + 1] = -p[1];  // OpenCV (y down, z forward) -> three.js (y up, z towards viewer)
-    positions[3 * i + 2] = -p[2];
+    positions[3 * i] = pts.values[3 * i];
+    positions[3 * i + 1] = -pts.values[3 * i + 1];  // OpenCV (y down, z forward) -> three.js (y up, z towards viewer)
+    positions[3 * i + 2] = -pts.values[3 * i + 2];
   }
   const geometry = new THREE.BufferGeometry();
   geometry.setAttribute("position", new THREE.BufferAttribute(positions, 3));
-  if (Array.isArray(value.colors) && value.colors.length === n) {
+  const cols = value.colors ? decodeArray(value.colors) : null;
+  if (cols && cols.shape[0] === n) {
     const colors = new Float32Array(n * 3);
-    for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) colors[3 * i + c] = value.colors[i][c] / 255;
+    for (let i = 0; i < n * 3; i++) colors[i] = Number(cols.values[i]) / 255;
     geometry.setAttribute("color", new THREE.BufferAttribute(colors, 3));
   }
   return geometry;
