@@ -205,7 +205,7 @@ class DepthAnything3:
         ref = check_reference(reference, len(rgbs))
         pixels, geometry = prepare_views(rgbs, self.process_res)
         out = self.forward_pixels(torch.from_numpy(pixels)[None], reference=ref)
-        return build_scene_prediction(out, geometry, pixels, _postprocess)
+        return build_scene_prediction(out, geometry, pixels, _postprocess, DepthPrediction)
 
     def forward_pixels(self, pixels: torch.Tensor, reference: Reference = DEFAULT_STRATEGY):
         """Run the network on normalised pixels (B, 3, h, w), or (B, S, 3, h, w) for B scenes

@@ -237,11 +237,12 @@ class ScenePrediction:
         )  # fmt: skip
 
 
-def build_scene_prediction(out, geometry: list[ViewGeometry], pixels: np.ndarray, postprocess) -> ScenePrediction:
+def build_scene_prediction(out, geometry: list[ViewGeometry], pixels: np.ndarray, postprocess, record) -> ScenePrediction:
     """Assemble a :class:`ScenePrediction` from one scene's network output (batch axis 1 of 1).
 
     ``postprocess(out, j, input_hw)`` is the monocular mapping, used for views without a crop,
-    so that one view through the scene path equals the monocular result bit for bit.
+    so that one view through the scene path equals the monocular result bit for bit;
+    ``record`` is the per-view record type (``DepthPrediction``) for the cropped ones.
     """
     depth, conf = out.depth[0], out.confidence[0]
     intr, extr = out.intrinsics[0], out.extrinsics[0]
@@ -258,12 +259,14 @@ def build_scene_prediction(out, geometry: list[ViewGeometry], pixels: np.ndarray
         h0, w0 = geo.input_hw
         fx, fy = float(k[0, 0]), float(k[1, 1])
         fov = (math.degrees(2 * math.atan(w0 / (2 * fx))), math.degrees(2 * math.atan(h0 / (2 * fy))))
-        template = postprocess(flat, s, (h, w))  # the monocular record type, filled below
-        template.depth = maps[0].numpy().copy()
-        template.confidence = maps[1].numpy().copy()
-        template.intrinsics = k
-        template.fov = fov
-        views.append(template)
+        views.append(record(
+            depth=maps[0].numpy().copy(),
+            confidence=maps[1].numpy().copy(),
+            intrinsics=k,
+            fov=fov,
+            processed_size=(int(h), int(w)),
+            extrinsics=extr[s].numpy().astype(np.float32),
+        ))  # fmt: skip
     return ScenePrediction(
         views=views,
         reference_view=int(out.reference[0]),
