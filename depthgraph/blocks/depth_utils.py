@@ -106,7 +106,7 @@ def _scaled_for_display(
     if mode == "inverse_depth":
         valid &= values > 0
         values = np.where(valid, 1.0 / np.where(valid, values, 1.0), 0.0)
-    elif mode != "depth":
+    elif not isinstance(mode, str) or mode != "depth":
         raise StepInputError(f"property 'mode': expected one of {list(COLOR_MODES)}, got {mode!r}")
     out = np.zeros(values.shape, dtype=np.float64)
     if not valid.any():
@@ -135,11 +135,17 @@ def colorize_depth(
     """
     import cv2
 
-    if colormap not in COLORMAPS:
+    if not isinstance(colormap, str) or colormap not in COLORMAPS:
         raise StepInputError(
             f"property 'colormap': expected one of {sorted(COLORMAPS)}, got {colormap!r}"
         )
-    low, high = float(percentiles[0]), float(percentiles[1])
+    try:
+        low, high = float(percentiles[0]), float(percentiles[1])
+    except (TypeError, ValueError, IndexError):
+        raise StepInputError(
+            "properties 'percentile_low'/'percentile_high': expected numbers, got "
+            f"{percentiles!r}"
+        ) from None
     if not (0.0 <= low < high <= 100.0):
         raise StepInputError(
             "properties 'percentile_low'/'percentile_high': expected 0 <= low < high <= 100, "
