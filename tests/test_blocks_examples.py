@@ -147,4 +147,14 @@ def test_missing_weights_is_a_clear_step_error(tmp_path: Path, monkeypatch: pyte
     workflow = Workflow.from_definition(WORKFLOWS / "depth_colormap.json")
     with pytest.raises(WorkflowError) as caught:
         workflow.run(image=np.zeros((32, 32, 3), np.uint8))
-    assert caught.value.step == "depth"
+    error = caught.value
+    assert error.step == "depth"
+    message = str(error)
+    # clear: it says what is missing, where it was looked for, and how to get it ...
+    assert message.startswith("step 'depth' (")
+    assert "WeightsNotFoundError: no weights for DA3-SMALL" in message
+    assert str(tmp_path / "empty" / "DA3-SMALL" / "model.safetensors") in message
+    assert "huggingface-cli download depth-anything/DA3-SMALL" in message
+    # ... in one line, not a traceback
+    assert "\n" not in message and "Traceback" not in message
+    assert error.to_dict()["blocks_errors"][0]["step"] == "depth"

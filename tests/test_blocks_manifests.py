@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -18,7 +19,7 @@ from depthgraph.manifests.visualization import LabelVisualizationManifest
 
 def test_every_block_is_listed_and_bound_to_its_manifest() -> None:
     identifiers = {block.identifier() for block in load_blocks()}
-    assert identifiers == {
+    assert {
         "depthgraph/depth_estimation@v1",
         "depthgraph/depth_colormap@v1",
         "depthgraph/point_cloud_projection@v1",
@@ -27,14 +28,24 @@ def test_every_block_is_listed_and_bound_to_its_manifest() -> None:
         "depthgraph/opencv_cascade_detection@v1",
         "depthgraph/bounding_box_visualization@v1",
         "depthgraph/label_visualization@v1",
-    }
+    } <= identifiers
+    assert all(i.startswith("depthgraph/") and i.endswith("@v1") for i in identifiers)
     for block in load_blocks():
         manifest = block.manifest_class
         assert manifest.block_metadata()["block_type"] in {
             "model", "visualization", "sink", "transformation", "analytics", "detection"
         }
         assert manifest.output_names(), block
-        manifest.model_json_schema()
+        schema = manifest.model_json_schema()
+        # the schema describes this block: its type, its step name, and every field it declares
+        type_schema = schema["properties"]["type"]
+        assert manifest.identifier() in type_schema.get("enum", [type_schema.get("const")])
+        assert {"type", "name"} <= set(schema["required"])
+        assert set(manifest.model_fields) <= set(schema["properties"]), block
+        # selector fields carry their kinds, as Roboflow's schema does
+        for field, kinds in manifest.selector_kinds().items():
+            field_schema = json.dumps(schema["properties"][field])
+            assert all(f'"name": "{kind}"' in field_schema for kind in kinds if kind != "*"), field
 
 
 def test_depth_estimation_contract() -> None:
@@ -94,4 +105,19 @@ def test_bad_literals_fail_validation_naming_the_property(manifest, fields: dict
     payload = {"type": manifest.identifier(), "name": "step", **fields}
     with pytest.raises(ValidationError) as caught:
         manifest.model_validate(payload)
-    assert bad_property in str(caught.value)
+    # the error's location names the property (pydantic repeats the whole input in its message,
+    # so a substring check of str(error) would pass for any property of the payload)
+    # model-level checks (one property against another) have no location: their own message
+    # (not the input dump) must name it
+    errors = caught.value.errors()
+    named = [bad_property in ".".join(str(p) for p in e["loc"]) or bad_property in e["msg"] for e in errors]
+    assert errors and all(named), errors
+    # and the same payload without the bad value is valid: the failure is about that property
+    good = {k: v for k, v in payload.items() if bad_property not in k}
+    if bad_property == "images":
+        good["images"] = "$inputs.image"
+    if bad_property == "percentile":
+        good = {k: v for k, v in payload.items() if not k.startswith("percentile")}
+    if bad_property == "max_size":
+        good.pop("min_size", None)
+    manifest.model_validate(good)

@@ -56,18 +56,51 @@ def assert_error(response, status, error_type=None):
 # --- simple endpoints ------------------------------------------------------------------------------
 
 
-def test_healthz_and_info(client):
-    assert client.get("/healthz").json() == {"status": "ok"}
-    info = client.get("/info").json()
+def test_healthz_and_info(registry):
+    import depthgraph
+
+    settings = ServerSettings(max_batch_size=5, max_image_pixels=1234)
+    with make_client(registry, max_batch_size=5, max_image_pixels=1234) as fresh:
+        assert fresh.get("/healthz").json() == {"status": "ok"}
+        info = fresh.get("/info").json()
     assert info["name"] == "depthgraph"
-    assert info["version"]
-    assert info["limits"]["max_batch_size"] == ServerSettings().max_batch_size
-    assert isinstance(info["loaded_models"], list)
+    assert info["version"] == depthgraph.__version__
+    assert info["limits"]["max_batch_size"] == settings.max_batch_size == 5
+    assert info["limits"]["max_image_pixels"] == 1234
+    assert info["cached_workflows"] == 0
+    # the test registry runs no DA3 model: nothing is loaded (test_depth_agreement checks a
+    # server that ran one lists it)
+    from depthgraph.blocks import depth_estimation
+
+    assert info["loaded_models"] == [
+        {"model_version": v, "device": d} for v, d in depth_estimation.loaded_models()
+    ]
 
 
-def test_definition_schema(client):
+def test_definition_schema(client, registry):
+    import jsonschema
+
     schema = client.get("/workflows/definition/schema").json()["schema"]
-    assert isinstance(schema, dict) and schema
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    assert list(validator.iter_errors(fake_depth_workflow())) == []
+    # every registered block is a choice for a step, by its type
+    step_types: set[str] = set()
+    for ref in schema["properties"]["steps"]["items"]["anyOf"]:
+        type_schema = schema["$defs"][ref["$ref"].rsplit("/", 1)[1]]["properties"]["type"]
+        step_types.update(type_schema.get("enum", [type_schema.get("const")]))  # enum: aliases too
+    assert step_types == set(registry.names)
+    assert {"depthgraph/depth_estimation@v1", "test_cli/fake_depth@v1"} <= step_types
+    # and it refuses what the compiler refuses: unknown block types, missing names, bad selectors
+    unknown = fake_depth_workflow()
+    unknown["steps"][0]["type"] = "test_cli/unknown@v1"
+    nameless = fake_depth_workflow()
+    del nameless["steps"][0]["name"]
+    bad_selector = fake_depth_workflow()
+    bad_selector["steps"][0]["image"] = "inputs.image"
+    extra_key = {**fake_depth_workflow(), "surprise": 1}
+    for definition in (unknown, nameless, bad_selector, extra_key):
+        assert list(validator.iter_errors(definition)), definition
 
 
 def test_blocks_describe(client):
