@@ -152,10 +152,10 @@ def settle(page: Any) -> None:
     page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
 
 
-def wire(page: Any, source: Any, target: Any) -> None:
-    """Drag a wire from one socket to another."""
+def wire(page: Any, source: Any, target: Any, point: tuple[float, float] | None = None) -> None:
+    """Drag a wire from one socket to another (or to ``point``, page pixels)."""
     settle(page)
-    drag(page, centre(source), centre(target))
+    drag(page, centre(source), point if target is None else centre(target))
 
 
 def settle_validation(page: Any) -> list[dict[str, Any]]:

@@ -58,9 +58,7 @@ def test_build_depth_colour_map_from_empty_canvas(page, tmp_path):
     drag_block(page, "WorkflowImage", 40, 120)
     drag_block(page, "depthgraph/depth_estimation@v1", 300, 120)
     drag_block(page, "depthgraph/depth_colormap@v1", 580, 120)
-    drag_block(page, "JsonField", 840, 120)
-    for name, role in (("image", "input"), ("depth_estimation", "step"),
-                       ("depth_colormap", "step"), ("output", "output")):
+    for name, role in (("image", "input"), ("depth_estimation", "step"), ("depth_colormap", "step")):
         node(page, name, role).wait_for()
 
     wire(page, port(page, "image", "image", "out", "input"), port(page, "depth_estimation", "images", "in"))
@@ -82,7 +80,15 @@ def test_build_depth_colour_map_from_empty_canvas(page, tmp_path):
     assert {s["name"]: s for s in definition(page)["steps"]}["depth_colormap"]["depth"] == \
         "$steps.depth_estimation.depth"
 
-    wire(page, port(page, "depth_colormap", "image", "out"), port(page, "output", "selector", "in", "output"))
+    # a wire dropped on empty canvas offers what can take it; picking "Output" adds and connects it
+    canvas = tid(page, "canvas").bounding_box()
+    wire(page, port(page, "depth_colormap", "image", "out"), None, (canvas["x"] + 860, canvas["y"] + 160))
+    suggestions = tid(page, "suggestions")
+    suggestions.wait_for(state="visible")
+    assert suggestions.locator('[data-testid="suggestion-depthgraph/bounding_box_visualization@v1-image"]').count() == 1
+    assert suggestions.locator('[data-testid="suggestion-depthgraph/depth_colormap@v1-depth"]').count() == 0
+    suggestions.locator('[data-testid="suggestion-JsonField-selector"]').click()
+    node(page, "output", "output").wait_for()
     assert settle_validation(page) == []
     assert tid(page, "validate-status").inner_text().endswith("valid")
 
@@ -118,8 +124,14 @@ def test_validation_error_shown_on_the_right_node(page):
     page.evaluate("d => window.depthgraphEditor.load(d)",
                   json.loads((EXAMPLES / "depth_colormap.json").read_text()))
     assert settle_validation(page) == []
+    node(page, "depth").locator(".__title").click()
+    wired = tid(page, "prop-model_version")
+    assert wired.locator("select").is_disabled()  # literal-or-selector property, wired: greyed out
+    assert "wired from $inputs.model_version" in wired.inner_text()
+    assert not tid(page, "prop-colormap").locator("select").is_disabled()
     overlay = node(page, "overlay")
     overlay.locator(".__title").click()
+    assert tid(page, "prop-colormap").locator("select").input_value() == "inferno"
     field = tid(page, "prop-percentile_low").locator("input")
     field.fill("150")
     field.press("Enter")
@@ -182,4 +194,59 @@ def test_reload_keeps_the_work(page):
     page.reload()
     wait_ready(page)
     assert definition(page) == before
+    assert page.evaluate("window.depthgraphEditor.positions()") == moved
+
+
+def test_a_server_with_an_api_key_asks_once(chromium):
+    with editor_server(env={"DEPTHGRAPH_API_KEY": "s3cret-key"}) as url:
+        context = chromium.new_context(viewport={"width": 1400, "height": 900})
+        try:
+            page = context.new_page()
+            page.goto(f"{url}/editor")
+            dialog = tid(page, "key-dialog")
+            dialog.wait_for(state="visible")
+            tid(page, "api-key-input").fill("wrong")
+            tid(page, "api-key-ok").click()
+            dialog.wait_for(state="visible")  # refused: asked again
+            tid(page, "api-key-input").fill("s3cret-key")
+            tid(page, "api-key-ok").click()
+            wait_ready(page)
+            assert tid(page, "palette-item-depthgraph/depth_estimation@v1").is_visible()
+            assert page.evaluate("window.depthgraphEditor.validate()") == []
+            page.reload()  # kept for the session: not asked again
+            wait_ready(page)
+            assert not dialog.is_visible()
+        finally:
+            context.close()
+
+
+def test_palette_search_copy_paste_and_one_step_undo(page):
+    search = tid(page, "palette-search")
+    search.fill("colour")
+    shown = page.locator(".dg-palette-item").evaluate_all("items => items.map(i => i.dataset.block)")
+    assert "depthgraph/depth_colormap@v1" in shown and "depthgraph/depth_estimation@v1" not in shown
+    assert "WorkflowImage" not in shown
+    search.fill("")
+    page.evaluate("d => window.depthgraphEditor.load(d)",
+                  json.loads((EXAMPLES / "depth_colormap.json").read_text()))
+    settle(page)
+    node(page, "overlay").locator(".__title").click()
+    page.keyboard.press("Control+c")
+    page.keyboard.press("Control+v")
+    steps = {s["name"]: s for s in definition(page)["steps"]}
+    assert steps["overlay_2"] == {**steps["overlay"], "name": "overlay_2"}  # wires to the same sources
+    settle(page)
+    assert node(page, "overlay_2").count() == 1
+    page.keyboard.press("Control+z")  # the paste was one step
+    assert [s["name"] for s in definition(page)["steps"]] == ["depth", "overlay"]
+    # layout is one step too
+    before = page.evaluate("window.depthgraphEditor.positions()")
+    title = node(page, "overlay").locator(".__title-label")
+    x, y = centre(title)
+    drag(page, (x, y), (x + 200, y + 250))
+    moved = page.evaluate("window.depthgraphEditor.positions()")
+    assert moved != before
+    tid(page, "layout").click()
+    assert page.evaluate("window.depthgraphEditor.positions()") == before
+    tid(page, "undo").click()
     assert page.evaluate("window.depthgraphEditor.positions()") == moved
