@@ -1,6 +1,9 @@
 """Engine overhead: compile time of a 10-step chain, and per step per image run overhead.
 
 Run: ``python benchmarks/bench_engine.py`` (add ``--quick`` for fewer repetitions).
+``.venv-roboflow/bin/python benchmarks/bench_engine.py --roboflow`` compares, in one process, the
+same chain run by depthgraph's engine and by Roboflow's (native block vs depthgraph's blocks
+through the plugin).
 
 The blocks here do (almost) nothing, so what is timed is the engine itself: resolving inputs,
 calling blocks, checking results, assembling outputs. Targets: compile < 5 ms, run overhead
@@ -89,8 +92,16 @@ def best_of(fn: Any, repeats: int, inner: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument(
+        "--roboflow",
+        action="store_true",
+        help="the same chains in Roboflow's engine too (run with the Roboflow venv's python)",
+    )
     args = parser.parse_args()
     repeats, inner = (3, 20) if args.quick else (7, 100)
+    if args.roboflow:
+        roboflow_main(repeats)
+        return
     registry = load_registry(builtins=False, entry_points=False, env=False, blocks=[PassBlock, BatchPassBlock])
 
     d10 = chain(10, "bench/pass@v1")
@@ -109,6 +120,93 @@ def main() -> None:
                 f"run, {label:11s} {n_steps:2d} steps x {batch} image(s): {full * 1e3:8.3f} ms per run, "
                 f"{per_step_image * 1e6:6.2f} us per step per image   (target < 50 us)"
             )
+    print("(whole run time divided by steps x images: includes input decoding and the trivial blocks)")
+    print(f"python {sys.version.split()[0]}, numpy {np.__version__}, {platform.processor() or platform.machine()}")
+
+
+def roboflow_main(repeats: int) -> None:
+    """Per step per image overhead of one chain in three set-ups, measured in one process.
+
+    - depthgraph's engine with depthgraph's pass-through blocks;
+    - Roboflow's engine with a pass-through block written for Roboflow (its own cost);
+    - Roboflow's engine with depthgraph's pass-through blocks through the plugin (what a
+      depthgraph block costs inside Roboflow: its engine plus the plugin's conversions).
+    """
+    import os
+    import types
+
+    from roboflow_workflows.execution_engine.core import ExecutionEngine
+    from roboflow_workflows.execution_engine.entities.base import OutputDefinition as RfOutput
+    from roboflow_workflows.execution_engine.entities.types import (
+        FLOAT_KIND as RF_FLOAT_KIND,
+        IMAGE_KIND as RF_IMAGE_KIND,
+        Selector as RfSelector,
+    )
+    from roboflow_workflows.prototypes.block import WorkflowBlock as RfBlock
+    from roboflow_workflows.prototypes.block import WorkflowBlockManifest
+
+    from depthgraph.roboflow.blocks import generate
+
+    class NativePassManifest(WorkflowBlockManifest):
+        type: Literal["bench/native_pass@v1"]
+        image: RfSelector(kind=[RF_IMAGE_KIND])  # type: ignore[valid-type]
+        value: Union[RfSelector(kind=[RF_FLOAT_KIND]), float] = 0.0  # type: ignore[valid-type]
+
+        @classmethod
+        def describe_outputs(cls) -> list[Any]:
+            return [RfOutput(name="image", kind=[RF_IMAGE_KIND]), RfOutput(name="value", kind=[RF_FLOAT_KIND])]
+
+        @classmethod
+        def get_execution_engine_compatibility(cls) -> str:
+            return ">=1.0.0,<2.0.0"
+
+    class NativePassBlock(RfBlock):
+        @classmethod
+        def get_manifest(cls) -> type:
+            return NativePassManifest
+
+        def run(self, image: Any, value: float) -> dict[str, Any]:
+            return {"image": image, "value": value}
+
+    registry = load_registry(builtins=False, entry_points=False, env=False, blocks=[PassBlock, BatchPassBlock])
+    generated = generate(registry)
+    plugin = types.ModuleType("bench_engine_roboflow_plugin")
+    plugin.load_blocks = lambda: [*generated.blocks, NativePassBlock]  # type: ignore[attr-defined]
+    plugin.load_kinds = generated.kinds.declared  # type: ignore[attr-defined]
+    sys.modules[plugin.__name__] = plugin
+    os.environ["WORKFLOWS_PLUGINS"] = plugin.__name__
+
+    frame = np.zeros((8, 8, 3), np.uint8)
+    n_steps, batch = 10, 8
+    images = [frame] * batch
+    inner = 5
+    setups = []
+    dg = Workflow.from_definition(chain(n_steps, "bench/pass@v1"), registry=registry)
+    setups.append(("depthgraph engine, depthgraph blocks", lambda: dg.run(image=images)))
+    for block_type, label in (
+        ("bench/native_pass@v1", "Roboflow engine, Roboflow block    "),
+        ("bench/pass@v1", "Roboflow engine, depthgraph blocks "),
+        ("bench/batch_pass@v1", "Roboflow engine, depthgraph batch  "),
+    ):
+        engine = ExecutionEngine.init(workflow_definition=chain(n_steps, block_type), init_parameters={})
+        setups.append((label, lambda e=engine: e.run(runtime_parameters={"image": images, "v": 1.0})))
+    compile_dg = best_of(lambda: compile_workflow(chain(n_steps, "bench/pass@v1"), registry=registry), repeats, inner)
+    fresh = iter(range(10**9))  # Roboflow caches compiled definitions: give it a new one each time
+
+    def roboflow_compile() -> None:
+        definition = chain(n_steps, "bench/pass@v1")
+        definition["inputs"][1]["default_value"] = float(next(fresh))
+        ExecutionEngine.init(workflow_definition=definition, init_parameters={})
+
+    compile_rf = best_of(roboflow_compile, repeats, inner)
+    print(f"compile, {n_steps}-step chain: depthgraph {compile_dg * 1e3:8.2f} ms, "
+          f"Roboflow (depthgraph blocks) {compile_rf * 1e3:8.2f} ms")
+    baseline = None
+    for label, run in setups:
+        run()  # warm-up
+        per = best_of(run, repeats, inner) / (n_steps * batch)
+        baseline = baseline or per
+        print(f"run, {n_steps} steps x {batch} images, {label}: {per * 1e6:8.1f} us per step per image ({per / baseline:5.1f}x)")
     print("(whole run time divided by steps x images: includes input decoding and the trivial blocks)")
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}, {platform.processor() or platform.machine()}")
 
