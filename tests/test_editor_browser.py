@@ -247,6 +247,10 @@ def test_palette_search_copy_paste_and_one_step_undo(page):
     moved = page.evaluate("window.depthgraphEditor.positions()")
     assert moved != before
     tid(page, "layout").click()
-    assert page.evaluate("window.depthgraphEditor.positions()") == before
+    laid_out = page.evaluate("window.depthgraphEditor.positions()")
+    assert laid_out != moved
+    assert laid_out["step:overlay"]["x"] > laid_out["step:depth"]["x"]  # columns by generation
     tid(page, "undo").click()
     assert page.evaluate("window.depthgraphEditor.positions()") == moved
+    tid(page, "redo").click()
+    assert page.evaluate("window.depthgraphEditor.positions()") == laid_out

@@ -313,7 +313,9 @@ function layoutPositions() {
     const y = columns.get(g) || 40;
     result[n.id] = { x: 40 + g * (NODE_WIDTH + 70), y };
     const rows = Object.keys(n.inputs).length + Object.keys(n.outputs).length;
-    columns.set(g, y + 70 + rows * 26 + 50);
+    const drawn = document.getElementById(n.id);  // measured when drawn, else estimated
+    const height = drawn && drawn.offsetHeight ? drawn.offsetHeight : 65 + rows * 36;
+    columns.set(g, y + height + 50);
   }
   return result;
 }
@@ -390,6 +392,7 @@ function commit() {
 }
 
 function afterChange(text) {
+  tid("empty-hint").hidden = nodes().length > 0;
   refreshLabels();
   persist(text);
   renderProperties();
@@ -1077,11 +1080,9 @@ async function boot() {
   g.nodeEvents.titleChanged.subscribe(TOKEN, (title, node) => {
     if (S.renaming || S.restoring) return;
     const clash = nodes().some((n) => n !== node && n.title === title && n.dg.role === node.dg.role);
-    if (!NAME_RE.test(title) || clash) {
-      const old = S.history[S.index] ? null : null;
-      status(clash ? `'${title}' is already used in this workflow` : `'${title}' cannot be a name`);
-      node._title = uniqueName(`${title.replace(/[^A-Za-z0-9_\-]/g, "_") || "step"}`, node.dg.role);
-      return old;
+    if (!NAME_RE.test(title) || clash) {  // renamed in the node's own menu: keep names usable
+      node._title = uniqueName(title, node.dg.role);
+      status(`'${title}' ${clash ? "is already used in this workflow" : "cannot be a name"}; renamed to '${node._title}'`);
     }
     scheduleCommit();
   });
@@ -1112,6 +1113,7 @@ async function boot() {
   if (!restored) { buildGraph({ version: "1.0", inputs: [], steps: [], outputs: [] }, {}); commit(); }
   await validate().catch((e) => status(e.message));
   document.body.dataset.ready = "true";
+  performance.mark("depthgraph-editor-ready");
 }
 
 const ready = boot().catch((e) => { status(`editor failed to start: ${e.message}`); document.body.dataset.ready = "error"; throw e; });
