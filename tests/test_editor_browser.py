@@ -145,8 +145,25 @@ def test_validation_error_shown_on_the_right_node(page):
     item = tid(page, "error-list").locator("li")
     assert item.count() == 1 and item.get_attribute("data-step") == "overlay"
     assert tid(page, "prop-percentile_low").get_attribute("data-error")
-    assert "percentile_low" in tid(page, "validate-status").inner_text() or \
-        tid(page, "validate-status").get_attribute("data-state") == "error"
+    assert tid(page, "validate-status").get_attribute("data-state") == "error"
+    assert "1 problem" in tid(page, "validate-status").inner_text()
+
+    # the server's run errors are shown as they come (here: no image given)
+    field.fill("2")
+    field.press("Enter")
+    tid(page, "run-button").click()
+    page.wait_for_function("document.querySelector('[data-testid=run-error]').textContent.length > 0")
+    assert "image" in tid(page, "run-error").inner_text()
+
+    # Delete removes the selected node and its wires; undo brings both back
+    overlay.locator(".__title").click()
+    page.keyboard.press("Delete")
+    assert [s["name"] for s in definition(page)["steps"]] == ["depth"]
+    page.keyboard.press("Control+z")
+    assert definition(page) == json.loads((EXAMPLES / "depth_colormap.json").read_text()) | {
+        "steps": [json.loads((EXAMPLES / "depth_colormap.json").read_text())["steps"][0],
+                  {**json.loads((EXAMPLES / "depth_colormap.json").read_text())["steps"][1],
+                   "percentile_low": 2}]}
 
 
 def test_run_on_a_photo_shows_colour_map_and_point_cloud(page):
