@@ -115,16 +115,20 @@ def throughput(tmp: Path, frames: int, batch: int, rounds: int, process_res: int
     for workflow in workflows.values():
         workflow.run_video(decoded[:batch], batch_size=batch)
 
+    cpu: dict[str, list[float]] = {}
+
     def model_only() -> float:
-        start = time.perf_counter()
+        start, cpu0 = time.perf_counter(), time.process_time()
         for offset in range(0, len(decoded), batch):
             model.predict(decoded[offset:offset + batch])
+        cpu.setdefault("model alone", []).append((time.process_time() - cpu0) / len(decoded))
         return len(decoded) / (time.perf_counter() - start)
 
-    def pipeline(workflow, index: int) -> float:
-        start = time.perf_counter()
+    def pipeline(workflow, index: int, name: str) -> float:
+        start, cpu0 = time.perf_counter(), time.process_time()
         summary = workflow.run_video(clip, batch_size=batch, output_dir=tmp / f"out{index}")
         assert summary.stats.frames_processed == len(decoded)
+        cpu.setdefault(name, []).append((time.process_time() - cpu0) / len(decoded))
         return len(decoded) / (time.perf_counter() - start)
 
     ratios: dict[str, list[float]] = {name: [] for name in workflows}
@@ -133,20 +137,37 @@ def throughput(tmp: Path, frames: int, batch: int, rounds: int, process_res: int
         m = model_only()
         line = f"  round {index + 1}: model alone {m:6.2f} frames/s"
         for name, workflow in workflows.items():
-            p = pipeline(workflow, index)
+            p = pipeline(workflow, index, name)
             ratios[name].append(p / m)
             line += f" | {name} {p:6.2f} frames/s ({p / m:6.1%})"
         print(line)
     for name, values in ratios.items():
         median = statistics.median(values)
         verdict = f" (target >= 90 %: {'met' if median >= 0.9 else 'NOT met'})" if name == "depth only" else ""
-        print(f"  median ratio {name} pipeline / model alone: {median:.1%}{verdict}")
+        print(f"  median ratio {name} pipeline / model alone: {median:.1%} "
+              f"(rounds: {', '.join(f'{v:.0%}' for v in values)}){verdict}")
+    base = statistics.median(cpu["model alone"])
+    print("  CPU seconds per frame (all threads; does not depend on how busy the machine is): "
+          + ", ".join(f"{n} {statistics.median(v):.2f} ({statistics.median(v) / base - 1:+.1%})"
+                      for n, v in cpu.items()))
 
 
 def _child_peak(clip: Path, out: Path) -> dict:
     ran = subprocess.run([sys.executable, __file__, "--memory-child", str(clip), str(out)],
                          capture_output=True, text=True, check=True)
     return json.loads(ran.stdout.strip().splitlines()[-1])
+
+
+def _peak_rss_kib() -> int:
+    """This process's peak resident memory. VmHWM, not ru_maxrss: Linux carries ru_maxrss over
+    exec from the parent (which holds the model), VmHWM belongs to this process image alone."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def memory_child(clip: str, out: str) -> None:
@@ -156,7 +177,7 @@ def memory_child(clip: str, out: str) -> None:
     start = time.perf_counter()
     summary = workflow.run_video(clip, output_dir=out, batch_size=4)
     seconds = time.perf_counter() - start
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_kib = _peak_rss_kib()
     print(json.dumps({"frames": summary.stats.frames_processed, "peak_mib": peak_kib / 1024,
                       "fps": summary.stats.frames_processed / seconds}))
 
