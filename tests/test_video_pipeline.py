@@ -206,3 +206,51 @@ def test_state_store_rules() -> None:
     assert end_video("a") >= 1 and store.videos() == []
     with pytest.raises(ValueError):
         VideoStateStore(idle_seconds=0)
+
+
+def test_http_stream_on_loopback_is_a_live_source(tmp_path: Path) -> None:
+    import functools
+    import http.server
+    import socket
+
+    write_clip(tmp_path / "clip.mkv", pattern_frames(15), fps=15)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+
+    class Quiet(http.server.ThreadingHTTPServer):
+        def handle_error(self, request, client_address):  # a client hanging up is fine
+            pass
+
+    server = Quiet(("127.0.0.1", 0), handler)
+    server.RequestHandlerClass.log_message = lambda *a, **k: None  # type: ignore[method-assign]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/clip.mkv"
+        stream = workflow([], {"frame": "$inputs.image"}).stream(url, drop_frames=False)
+        assert stream.info.kind == "stream" and stream.info.is_live
+        frames = [frame for frame, _ in stream]
+        assert len(frames) == 15 and not frames[0].metadata.comes_from_video_file
+        stamps = [f.timestamp for f in frames]
+        assert stamps == sorted(stamps) and stamps[0] == 0.0
+        with socket.socket() as probe:  # a port nothing listens on
+            probe.bind(("127.0.0.1", 0))
+            closed = probe.getsockname()[1]
+        with pytest.raises(VideoSourceError, match="cannot open stream"):
+            workflow([], {"frame": "$inputs.image"}).stream(f"http://127.0.0.1:{closed}/none.mp4")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_source_names_hide_credentials_and_preview_needs_a_display(monkeypatch: pytest.MonkeyPatch) -> None:
+    from depthgraph.video.pipeline import preview_available
+    from depthgraph.video.sources import describe_source
+
+    assert describe_source("rtsp://user:secret@127.0.0.1:8554/cam") == "rtsp://***@127.0.0.1:8554/cam"
+    assert describe_source(0) == "camera 0" and describe_source("2") == "camera 2"
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    ok, why = preview_available()
+    assert not ok and "display" in why
+    with pytest.warns(UserWarning, match="preview disabled"):
+        workflow([], {"frame": "$inputs.image"}).run_video(pattern_frames(2), preview=True)
