@@ -118,6 +118,26 @@ def test_examples_import_and_export_unchanged(page):
             page.wait_for_timeout(100)
         assert definition(page) == expected, name  # dict equality: key order aside
         settle(page)  # and every node drawn
+    # what the editor cannot know is kept as written: no version, extra keys, unknown blocks and
+    # properties, a selector to nowhere, lists
+    odd = {
+        "inputs": [{"type": "WorkflowImage", "name": "image"},
+                   {"type": "WorkflowParameter", "name": "k", "default_value": [1, 2], "kind": ["integer"]}],
+        "steps": [
+            {"type": "somebody/unknown_block@v3", "name": "mystery", "image": "$inputs.image",
+             "size": {"w": 3}, "many": ["$inputs.image", "$inputs.image"]},
+            {"type": "depthgraph/depth_estimation@v1", "name": "depth", "image": "$steps.mystery.out",
+             "model_version": "$inputs.nowhere"},
+        ],
+        "outputs": [{"type": "JsonField", "name": "depth", "selector": "$steps.depth.depth",
+                     "coordinates_system": "own"},
+                    {"type": "JsonField", "name": "all", "selector": "$steps.mystery.*"}],
+        "note": {"kept": True},
+    }
+    page.evaluate("d => window.depthgraphEditor.load(d)", odd)
+    assert definition(page) == odd
+    assert list(definition(page)) == list(odd)
+    assert [list(s) for s in definition(page)["steps"]] == [list(s) for s in odd["steps"]]
 
 
 def test_validation_error_shown_on_the_right_node(page):

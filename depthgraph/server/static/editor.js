@@ -203,7 +203,7 @@ function wiresInto(node) {
 // --- definition <-> graph -----------------------------------------------------------------------
 
 function exportDefinition() {
-  const out = { version: "1.0", inputs: [], steps: [], outputs: [] };
+  const out = { inputs: [], steps: [], outputs: [] };
   const meta = S.meta || {};
   for (const node of nodes()) {
     const { role, literals, order } = node.dg;
@@ -219,14 +219,14 @@ function exportDefinition() {
     (role === "input" ? out.inputs : role === "output" ? out.outputs : out.steps).push(item);
   }
   // keep the top-level keys (and their order) of the definition that was loaded
+  const fresh = !meta.order || !meta.order.length;
   const result = {};
-  for (const k of meta.order || ["version", "inputs", "steps", "outputs"]) {
-    if (k in out) result[k] = out[k];
+  for (const k of fresh ? ["version", "inputs", "steps", "outputs"] : meta.order) {
+    if (k === "version") result.version = meta.version !== undefined ? meta.version : "1.0";
+    else if (k in out) result[k] = out[k];
     else if (meta.extra && k in meta.extra) result[k] = meta.extra[k];
   }
-  for (const k of ["version", "inputs", "steps", "outputs"]) if (!(k in result)) result[k] = out[k];
-  if (meta.version !== undefined) result.version = meta.version;
-  else if (!meta.order) result.version = "1.0";
+  for (const k of ["inputs", "steps", "outputs"]) if (!(k in result)) result[k] = out[k];
   return result;
 }
 
