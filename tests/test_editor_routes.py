@@ -8,6 +8,7 @@ import importlib.util
 import json
 import re
 import shutil
+import subprocess
 
 import pytest
 from fastapi.testclient import TestClient
@@ -174,3 +175,16 @@ def test_vendored_files_match_their_pinned_hashes(tmp_path):
     assert len(problems) == 1 and "three-0.185.1/LICENSE" in problems[0]
     (copy / "baklavajs-2.8.1" / "bundle.js").unlink()
     assert any("bundle.js: missing" in p for p in tool.check(manifest, copy))
+
+
+def test_vendored_files_are_not_ignored_by_git():
+    """They must reach commits and wheels (a 'build/' ignore rule once swallowed three.js)."""
+    if not (REPO_ROOT / ".git").exists() or shutil.which("git") is None:
+        pytest.skip("not a git checkout")
+    manifest = _vendor_tool().load_manifest()
+    paths = [str((STATIC_DIR / "vendor" / f["target"]).relative_to(REPO_ROOT))
+             for p in manifest["packages"] for f in p["files"]]
+    paths += [str(p.relative_to(REPO_ROOT)) for p in STATIC_DIR.iterdir() if p.is_file()]
+    ignored = subprocess.run(["git", "check-ignore", *paths], cwd=REPO_ROOT,
+                             capture_output=True, text=True).stdout.split()
+    assert ignored == []
