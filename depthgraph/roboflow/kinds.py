@@ -48,9 +48,15 @@ class KindMapper:
         declared = self._declared.get(kind.name)
         if declared is None:
             serialised, internal = _DATA_TYPES.get(kind.name, (None, None))
+            description = kind.description
+            if getattr(kind, "batch_level", False):  # Roboflow has no per-batch values of a step
+                description += (
+                    " In Roboflow's engine the value is repeated for every image of the batch, "
+                    "and steps fed only with it run once per image."
+                )
             declared = RoboflowKind(
                 name=kind.name,
-                description=f"{kind.description} (declared by depthgraph)".strip(),
+                description=f"{description} (declared by depthgraph)".strip(),
                 docs=kind.docs or kind.description,
                 serialised_data_type=serialised,
                 internal_data_type=internal,

@@ -153,15 +153,20 @@ def build_manifest(
 
     def check_with_depthgraph(self: Any) -> Any:
         data = {"type": manifest.identifier(), "name": "step"}
+        literal_fields = []
         for name in input_fields:
             value = getattr(self, name)
             if isinstance(value, str) and _ROBOFLOW_SELECTOR_RE.match(value):
                 value = _PLACEHOLDER_SELECTOR
+            else:
+                literal_fields.append(name)
             data[name] = value
         try:
-            manifest.model_validate(data)
+            checked = manifest.model_validate(data)
         except ValidationError as error:
             raise ValueError(_readable(error)) from None
+        for name in literal_fields:  # the values exactly as depthgraph's engine would pass them
+            self.__dict__[name] = getattr(checked, name)  # (no assignment validation loop)
         return self
 
     namespace["describe_outputs"] = classmethod(describe_outputs)
