@@ -1050,7 +1050,10 @@ function bindToolbar() {
   tid("import-paste-button").addEventListener("click", () => { tid("paste-error").textContent = ""; dialog.showModal(); });
   dialog.addEventListener("close", () => {
     if (dialog.returnValue !== "ok") return;
-    try { importText(tid("paste-text").value); } catch (e) { status(e.message); }
+    try { importText(tid("paste-text").value); } catch (e) {
+      tid("paste-error").textContent = e.message;  // keep the text, say what is wrong
+      dialog.showModal();
+    }
   });
   tid("run-button").addEventListener("click", () => run().catch((e) => status(`run failed: ${e.message}`)));
   tid("palette-search").addEventListener("input", renderPalette);
