@@ -249,9 +249,10 @@ def _array_out(array: np.ndarray, array_format: str, budget: ResponseBudget | No
         return _array_to_json(array)
     if array_format not in ARRAY_FORMATS:
         raise ValueError(f"array_format must be one of {ARRAY_FORMATS}, got {array_format!r}")
-    if budget is not None:
-        budget.charge((array.size * array.dtype.itemsize * 4) // 3 + 200, what)
-    if array_format == "png16" and array.ndim == 2 and array.dtype.kind in "fiu":
+    png16 = array_format == "png16" and array.ndim == 2 and array.dtype.kind in "fiu"
+    if budget is not None:  # base64 of the raw values, or of at most 2 bytes a value for png16
+        budget.charge((array.size * (2 if png16 else array.dtype.itemsize) * 4) // 3 + 200, what)
+    if png16:
         return _png16(array)
     little = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
     return {"type": "numpy_array", "encoding": "base64", "dtype": little.dtype.name,
@@ -316,8 +317,10 @@ def serialize_value(
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, WorkflowImageData):
-        if budget is not None:  # a PNG can be larger than the raw pixels; charge before encoding
-            budget.charge(value.numpy_image.nbytes // (2 if image_format == "jpeg" else 1), _what)
+        if budget is not None:  # an estimate before encoding (base64 of a JPEG ~1/4 of the
+            # raw pixels, of a PNG up to the raw size); the finished response is checked exactly
+            raw = value.numpy_image.nbytes
+            budget.charge(raw // 3 if image_format == "jpeg" else raw * 4 // 3, _what)
         return {
             "type": "base64",
             "value": encode_image(value, image_format),
