@@ -147,7 +147,7 @@ def throughput(tmp: Path, frames: int, batch: int, rounds: int, process_res: int
         print(f"  median ratio {name} pipeline / model alone: {median:.1%} "
               f"(rounds: {', '.join(f'{v:.0%}' for v in values)}){verdict}")
     base = statistics.median(cpu["model alone"])
-    print("  CPU seconds per frame (all threads; does not depend on how busy the machine is): "
+    print("  CPU seconds per frame (all threads; less sensitive to a busy machine than wall time): "
           + ", ".join(f"{n} {statistics.median(v):.2f} ({statistics.median(v) / base - 1:+.1%})"
                       for n, v in cpu.items()))
 
