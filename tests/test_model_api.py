@@ -133,7 +133,6 @@ def test_input_kinds_agree(tmp_path: Path):
     ("bad", "needle"),
     [
         (np.zeros((0, 10, 3), np.uint8), "empty"),
-        (np.zeros((10, 1, 3), np.uint8), "1 pixels"),
         (np.full((8, 8, 3), np.nan, np.float32), "NaN"),
         (np.zeros((4, 8, 8, 3), np.uint8), "shape"),
         (np.zeros((8, 8, 5), np.uint8), "shape"),
