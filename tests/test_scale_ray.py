@@ -135,3 +135,51 @@ def test_resume_skips_finished_inputs_unless_overwrite(ray_session, tmp_path):  
     third = run_on_ray(fake_depth_workflow(), str(images), out, batch_size=4, overwrite=True)
     assert (third.skipped, third.done) == (0, 10)
     assert (out / "img000" / "results.json").stat().st_mtime_ns != stamps["img000"]
+
+
+def test_more_actors_than_cpus_is_one_clear_line_not_a_hang(ray_session, tmp_path):  # noqa: F811
+    write_images(tmp_path / "images", 2)
+    workflow = tmp_path / "fake.json"
+    workflow.write_text(json.dumps(fake_depth_workflow()))
+    result = _cli("run", workflow, "-i", tmp_path / "images", "-o", tmp_path / "out",
+                  "--engine", "ray", "--concurrency", "3", "-q")
+    assert result.exit_code == 1
+    assert "needs 3.25 CPUs; this Ray has 2" in " ".join(result.output.split())
+
+
+def test_depth_model_on_ray_gives_the_numbers_of_a_single_process_run(ray_session, tmp_path,  # noqa: F811
+                                                                       monkeypatch):
+    """The real DA3-small network (recipe weights), loaded once in the actor."""
+    import cv2
+
+    from model_helpers import random_bgr, recipe_weights_root
+    from depthgraph.scale.ray import load_rows, run_on_ray
+
+    monkeypatch.setenv("DEPTHGRAPH_WEIGHTS_DIR", str(recipe_weights_root("small")))
+    (tmp_path / "images").mkdir()
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / "images" / f"photo{i}.png"), random_bgr(48, 64, seed=i))
+    workflow = tmp_path / "depth.json"
+    workflow.write_text(json.dumps({
+        "version": "1.0", "inputs": [{"type": "WorkflowImage", "name": "image"}],
+        "steps": [{"type": "roboflow_core/depth_estimation@v1", "name": "depth",
+                   "images": "$inputs.image"}],
+        "outputs": [{"type": "JsonField", "name": "depth", "selector": "$steps.depth.depth"},
+                    {"type": "JsonField", "name": "intrinsics",
+                     "selector": "$steps.depth.intrinsics"}]}))
+    local = _cli("run", workflow, "-i", tmp_path / "images", "-o", tmp_path / "local",
+                 "--batch-size", "3", "-q")
+    assert local.exit_code == 0, local.output
+    summary = run_on_ray(str(workflow), str(tmp_path / "images"), tmp_path / "ray", batch_size=3,
+                         num_cpus=1)
+    assert (summary.done, summary.failed) == (3, 0)
+    rows = {r["key"]: r for r in load_rows(tmp_path / "ray")}
+    for i in range(3):
+        key = f"photo{i}"
+        ours = np.load(tmp_path / "ray" / key / "depth.npy")
+        theirs = np.load(tmp_path / "local" / key / "depth.npy")
+        assert ours.shape == (48, 64) and np.ptp(ours) > 0
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+        results = json.loads((tmp_path / "local" / key / "results.json").read_text())
+        np.testing.assert_allclose(rows[key]["outputs"]["intrinsics"],
+                                   results["outputs"]["intrinsics"], rtol=1e-5)

@@ -264,7 +264,7 @@ def _check_resources(concurrency: int, num_cpus: float, num_gpus: float, read_cp
     import ray
 
     if not local:
-        return  # an existing cluster may autoscale: leave it to Ray
+        return  # a cluster given by address may autoscale: leave it to Ray
     have = ray.cluster_resources()
     need_cpus = concurrency * num_cpus + read_cpus
     if need_cpus > have.get("CPU", 0) + 1e-9:
@@ -342,7 +342,7 @@ def run_on_ray(
 
     started = _start_ray(address, local_cpus, object_store_memory)
     try:
-        _check_resources(concurrency, num_cpus, num_gpus, read_cpus, local=started and not address)
+        _check_resources(concurrency, num_cpus, num_gpus, read_cpus, local=not address)
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False
         logging.getLogger("ray.data").setLevel(logging.WARNING)
