@@ -39,13 +39,14 @@ class InferenceSlots:
         self.abandoned = 0  # timed out for the client, still running until the next step boundary
         self.completed = 0
         self.timed_out = 0
+        self.ran = 0  # jobs whose work actually started (a queued job may expire unrun)
 
     def snapshot(self) -> dict[str, int]:
         with self._lock:
             return {"workers": self.workers, "capacity": self.capacity, "in_flight": self.in_flight,
                     "running": self.running, "queued": max(0, self.in_flight - self.running),
                     "abandoned": self.abandoned, "completed": self.completed,
-                    "timed_out": self.timed_out}
+                    "timed_out": self.timed_out, "ran": self.ran}
 
     def _submit(self, fn: Callable[[float], Any], deadline: float) -> tuple[Future, dict[str, bool]]:
         state = {"started": False, "abandoned": False}
@@ -58,6 +59,8 @@ class InferenceSlots:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise RequestExpired()
+                with self._lock:
+                    self.ran += 1
                 return fn(left)
             finally:
                 with self._lock:
