@@ -150,10 +150,10 @@ def test_serialized_results_are_json(engine: Any, photos: list[np.ndarray],
     serialized = engine.run(runtime_parameters={"image": [p.copy() for p in photos]},
                             serialize_results=True)
     decoded = json.loads(_roboflow_server_json(serialized))
-    for out, raw in zip(decoded, roboflow_results):
+    for plain, out, raw in zip(serialized, decoded, roboflow_results):
         # depthgraph's kinds: plain JSON, with no help from an encoder
-        for name in ("depth", "intrinsics", "cloud", "num_points", "depths", "face_count"):
-            json.dumps(serialized[decoded.index(out)][name])
+        for name in ("depth", "intrinsics", "cloud", "num_points", "depths", "predictions"):
+            json.dumps(plain[name])
         np.testing.assert_allclose(np.array(out["depth"], dtype=np.float32), raw["depth"])
         assert np.array(out["intrinsics"]).shape == (3, 3)
         assert out["cloud"]["type"] == "point_cloud"
