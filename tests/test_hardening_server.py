@@ -238,3 +238,15 @@ def test_fake_workflow_round_trip_is_json():
         assert response.headers["content-type"].startswith("application/json")
         assert json.loads(response.content)["outputs"][0]["mean"] > 0
         assert fake_depth_workflow()["steps"][0]["name"] == "fake"
+
+
+def test_definitions_with_too_many_steps_are_refused_before_compiling():
+    steps = [{"type": "test_cli/fake_depth@v1", "name": f"s{i}", "image": "$inputs.image"}
+             for i in range(1001)]
+    spec = {"version": "1.0", "inputs": [{"type": "WorkflowImage", "name": "image"}],
+            "steps": steps, "outputs": []}
+    with client() as c:
+        assert_error(c.post("/workflows/validate", json=spec), 413, "WorkflowTooLarge")
+        assert_error(c.post("/workflows/run", json=run_body(spec)), 413, "WorkflowTooLarge")
+        spec["steps"] = steps[:3]
+        assert c.post("/workflows/validate", json=spec).json() == {"status": "ok"}

@@ -247,6 +247,7 @@ def create_app(settings: ServerSettings | None = None, registry: Any = None) -> 
                 "max_total_pixels": settings.max_total_pixels,
                 "max_response_bytes": settings.max_response_bytes,
                 "max_input_depth": settings.max_input_depth,
+                "max_workflow_steps": settings.max_workflow_steps,
                 "allow_sinks": settings.allow_sinks,
             },
             "workers": slots.snapshot(),
@@ -273,6 +274,7 @@ def create_app(settings: ServerSettings | None = None, registry: Any = None) -> 
 
         check_depth(body, "request body")
         definition = body.get("specification", body)
+        check_size(definition)
         if not isinstance(definition, dict):
             raise ServerError(400, "specification: expected a JSON object", "DefinitionParsingError")
         # not in the inference pool: validation imports no model and must not queue behind one
@@ -288,6 +290,16 @@ def create_app(settings: ServerSettings | None = None, registry: Any = None) -> 
             raise ServerError(400, f"{where}: lists/objects nested more than "
                               f"{settings.max_input_depth} deep", "InputTooDeep", where)
 
+    def check_size(definition: Any) -> None:
+        """A definition with more steps than the limit is refused before compiling (compiling
+        costs time in proportion; 32 MiB of JSON could hold hundreds of thousands of steps)."""
+        parts = definition.get("steps") if isinstance(definition, dict) else None
+        count = len(parts) if isinstance(parts, list) else 0
+        if count > settings.max_workflow_steps:
+            raise ServerError(413, f"specification: {count} steps, more than the limit of "
+                              f"{settings.max_workflow_steps}", "WorkflowTooLarge",
+                              "specification.steps")
+
     @app.post("/workflows/run", dependencies=[Depends(require_key)])
     async def run(body: WorkflowRunRequest) -> Response:
         """Compile (cached by hash) and run a workflow; one output dict per batch element."""
@@ -295,6 +307,7 @@ def create_app(settings: ServerSettings | None = None, registry: Any = None) -> 
 
         check_depth(body.specification, "specification")
         check_depth(body.inputs, "inputs")
+        check_size(body.specification)
         if not settings.allow_sinks:
             refuse_sinks(body.specification, registry)
 

@@ -73,6 +73,8 @@ class ServerSettings:
     max_response_bytes: int = 256 * 1024 * 1024
     #: deepest nesting of lists/objects in a runtime input value
     max_input_depth: int = 32
+    #: most steps in one workflow definition (checked before compiling)
+    max_workflow_steps: int = 1000
     #: networks URL images may come from although they are not public (CIDRs, e.g. "10.1.2.0/24")
     url_allowed_networks: tuple[str, ...] = ()
     #: redirects followed by one URL image fetch (each target checked again)
@@ -102,6 +104,8 @@ class ServerSettings:
             max_response_bytes=_env_int("DEPTHGRAPH_SERVER_MAX_RESPONSE_BYTES",
                                         cls.max_response_bytes),
             max_input_depth=_env_int("DEPTHGRAPH_SERVER_MAX_INPUT_DEPTH", cls.max_input_depth),
+            max_workflow_steps=_env_int("DEPTHGRAPH_SERVER_MAX_WORKFLOW_STEPS",
+                                        cls.max_workflow_steps),
             url_allowed_networks=tuple(
                 n.strip() for n in os.environ.get("DEPTHGRAPH_SERVER_URL_ALLOWED_NETWORKS", "")
                 .split(",") if n.strip()),
