@@ -23,7 +23,7 @@ def require_roboflow() -> None:
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = REPO_ROOT / "examples" / "workflows"
 MIXED_DEPTHGRAPH = WORKFLOWS / "roboflow_mixed.json"
-MIXED_ROBOFLOW = WORKFLOWS / "roboflow_mixed.roboflow.json"
+MIXED_ROBOFLOW = REPO_ROOT / "examples" / "roboflow" / "roboflow_mixed.json"
 
 
 def load_definition(path: Path) -> dict[str, Any]:

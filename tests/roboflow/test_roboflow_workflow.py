@@ -1,6 +1,6 @@
 """A workflow mixing Roboflow's core blocks with depthgraph's, run by Roboflow's ExecutionEngine.
 
-``examples/workflows/roboflow_mixed.roboflow.json``: Roboflow crops and blurs the photo,
+``examples/roboflow/roboflow_mixed.json``: Roboflow crops and blurs the photo,
 depthgraph estimates depth, colour-maps it, builds a point cloud, finds faces and measures their
 depth, and Roboflow counts the faces and draws boxes and labels on the colour map. The depthgraph
 part must give exactly what depthgraph's own engine gives (``roboflow_mixed.json``) on the images
