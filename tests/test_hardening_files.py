@@ -278,3 +278,14 @@ def test_outputs_written_are_numpy_readable(tmp_path):
     assert depth.shape == (24, 32)
     again = run_jobs(workflow, plan_jobs(workflow, [str(image)]), {}, tmp_path / "o")
     assert again.done == 1 and sorted(p.name for p in (tmp_path / "o").iterdir()) == ["a"]
+
+
+def test_predict_refuses_a_bomb_header_before_decoding(tmp_path):
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png_header_only(30000, 30000))
+    started = time.perf_counter()
+    result = _cli("predict", bomb, "-o", tmp_path / "out")
+    assert result.exit_code == 1
+    assert "more than the limit" in " ".join(result.output.split())
+    assert time.perf_counter() - started < 60
+    assert not [p for p in (tmp_path / "out").iterdir()]  # no folder for the refused image
