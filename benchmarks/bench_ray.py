@@ -10,9 +10,10 @@ one run; the machine may be shared):
   process), batch size B.
 - ``ray x2``: two actors with half the CPUs each.
 
-For the Ray runs it prints the end-to-end rate (actor start and model load included) and the
-steady rate (from the first batch of rows to the last), and Ray's overhead per image: steady
-seconds per image of ``ray x1`` over the single process's, minus one.
+For the Ray runs it prints the end-to-end rate (actor start and model load included), the
+steady rate (each configuration runs twice, on K and on N images, with fresh actors:
+(T_N - T_K) / (N - K) is the time per image once running) and the start-up time, and Ray's
+overhead per image: steady seconds per image of ``ray x1`` over the single process's, minus one.
 
     python benchmarks/bench_ray.py [--images 32] [--batch-size 8] [--size 640x480]
 """
@@ -64,22 +65,28 @@ def run_single(images: Path, out: Path, batch: int) -> float:
     return seconds
 
 
-def run_ray(images: Path, out: Path, batch: int, actors: int, cpus: float) -> tuple[float, float, int]:
+def run_ray(images: Path, out: Path, batch: int, actors: int, cpus: float) -> float:
+    """Seconds for one Ray run (fresh actors: start-up and model load included)."""
     from depthgraph.scale.ray import run_on_ray
-
-    arrivals: list[tuple[float, int]] = []
-
-    def progress(finished: int, total: int, seconds: float) -> None:
-        arrivals.append((time.perf_counter(), finished))
 
     start = time.perf_counter()
     summary = run_on_ray(WORKFLOW, str(images), out, batch_size=batch, concurrency=actors,
-                         num_cpus=cpus, read_cpus=0, on_progress=progress)
-    total = time.perf_counter() - start
+                         num_cpus=cpus, read_cpus=0)
+    seconds = time.perf_counter() - start
     assert summary.failed == 0 and summary.done == summary.planned, summary.rows[:2]
-    (t_first, n_first), (t_last, n_last) = arrivals[0], arrivals[-1]
-    steady = (t_last - t_first) / max(1, n_last - n_first)
-    return total, steady, n_first
+    return seconds
+
+
+def ray_steady(root: Path, name: str, n: int, k: int, batch: int, actors: int,
+               cpus: float) -> tuple[float, float, float]:
+    """(end-to-end seconds for n images, steady seconds per image, start-up seconds).
+
+    Two runs, of k and of n images: start-up (actors, model load) is paid by both, so
+    (T_n - T_k) / (n - k) is the time per image once running."""
+    small = run_ray(root / "few", root / f"{name}-few", batch, actors, cpus)
+    full = run_ray(root / "images", root / name, batch, actors, cpus)
+    per = (full - small) / (n - k)
+    return full, per, small - per * k
 
 
 def main() -> None:
@@ -103,6 +110,11 @@ def main() -> None:
         print(f"{n} images {width}x{height}, DA3-small + colour map, batch {b}, {cpus} CPUs, "
               f"torch threads in this process: {__import__('torch').get_num_threads()}")
 
+        k = max(1, min(b, n // 2))  # the short run: one batch
+        (root / "few").mkdir()
+        for path in sorted((root / "images").iterdir())[:k]:
+            shutil.copy(path, root / "few" / path.name)
+
         single = run_single(root / "images", root / "out", b)
 
         import ray
@@ -110,20 +122,21 @@ def main() -> None:
         ray.init(num_cpus=cpus, include_dashboard=False, _node_ip_address="127.0.0.1",
                  object_store_memory=256 * 1024 * 1024, log_to_driver=False)
         try:
-            one = run_ray(root / "images", root / "ray1", b, 1, float(cpus))
-            two = run_ray(root / "images", root / "ray2", b, 2, cpus / 2)
+            one = ray_steady(root, "ray1", n, k, b, 1, float(cpus))
+            two = ray_steady(root, "ray2", n, k, b, 2, cpus / 2)
         finally:
             ray.shutdown()
 
         single_per = single / n
-        print(f"{'run':<10}{'end-to-end img/s':>18}{'steady img/s':>14}{'steady s/img':>14}")
-        print(f"{'single':<10}{n / single:>18.3f}{1 / single_per:>14.3f}{single_per:>14.3f}")
-        for name, (total, steady, _) in (("ray x1", one), ("ray x2", two)):
-            print(f"{name:<10}{n / total:>18.3f}{1 / steady:>14.3f}{steady:>14.3f}")
-        print(f"Ray overhead per image (ray x1 steady vs single): {one[1] / single_per - 1:+.1%}")
-        print(f"ray x2 vs ray x1 steady throughput: {one[1] / two[1]:.2f}x; "
-              f"ray x1 start-up (actor + model, first batch of {one[2]}): "
-              f"{one[0] - one[1] * (n - one[2]):.1f} s")
+        print(f"{'run':<10}{'end-to-end img/s':>18}{'steady img/s':>14}{'steady s/img':>14}"
+              f"{'start-up s':>12}")
+        print(f"{'single':<10}{n / single:>18.3f}{1 / single_per:>14.3f}{single_per:>14.3f}"
+              f"{'(warm)':>12}")
+        for name, (total, per, startup) in (("ray x1", one), ("ray x2", two)):
+            print(f"{name:<10}{n / total:>18.3f}{1 / per:>14.3f}{per:>14.3f}{startup:>12.1f}")
+        print(f"Ray overhead per image (ray x1 steady vs single, same threads): "
+              f"{one[1] / single_per - 1:+.1%}")
+        print(f"ray x2 vs ray x1 steady throughput: {one[1] / two[1]:.2f}x")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

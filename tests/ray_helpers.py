@@ -107,7 +107,8 @@ def ray_session():
         reset_registry()
         ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
                  object_store_memory=OBJECT_STORE_BYTES, log_to_driver=False,
-                 runtime_env={"env_vars": {"PYTHONPATH": path, "DEPTHGRAPH_PLUGINS": "ray_helpers"}})
+                 runtime_env={"env_vars": {"PYTHONPATH": path, "DEPTHGRAPH_PLUGINS": "ray_helpers",
+                                           "HF_HUB_OFFLINE": "1"}})  # no hub download, ever
         try:
             yield ray
         finally:

@@ -183,3 +183,22 @@ def test_depth_model_on_ray_gives_the_numbers_of_a_single_process_run(ray_sessio
         results = json.loads((tmp_path / "local" / key / "results.json").read_text())
         np.testing.assert_allclose(rows[key]["outputs"]["intrinsics"],
                                    results["outputs"]["intrinsics"], rtol=1e-5)
+
+
+def test_missing_weights_stop_the_run_with_one_line(ray_session, tmp_path, monkeypatch):  # noqa: F811
+    """An error that would fail every image alike is not turned into one error row per image."""
+    monkeypatch.setenv("DEPTHGRAPH_WEIGHTS_DIR", str(tmp_path / "no-weights"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    write_images(tmp_path / "images", 3)
+    workflow = tmp_path / "depth.json"
+    workflow.write_text(json.dumps({
+        "version": "1.0", "inputs": [{"type": "WorkflowImage", "name": "image"}],
+        "steps": [{"type": "roboflow_core/depth_estimation@v1", "name": "depth",
+                   "images": "$inputs.image"}],
+        "outputs": [{"type": "JsonField", "name": "depth", "selector": "$steps.depth.depth"}]}))
+    result = _cli("run", workflow, "-i", tmp_path / "images", "-o", tmp_path / "out",
+                  "--engine", "ray", "-q")
+    assert result.exit_code == 1, result.output
+    text = " ".join(result.output.split())
+    assert "error: the Ray run stopped:" in text and "weights" in text.lower()
+    assert "Traceback" not in result.output

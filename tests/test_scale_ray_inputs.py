@@ -126,6 +126,7 @@ def test_cli_refuses_an_unknown_engine_and_a_workflow_with_two_image_inputs(tmp_
     result = _cli("run", tmp_path / "two.json", "-i", tmp_path / "images", "-o", tmp_path / "o",
                   "--engine", "spark")
     assert result.exit_code == 1 and "--engine spark: expected local or ray" in result.output
+    pytest.importorskip("ray", reason="Ray is not installed (pip install 'depthgraph[ray]')")
     result = _cli("run", tmp_path / "two.json", "-i", f"a={tmp_path / 'images'}",
                   "-o", tmp_path / "o", "--engine", "ray")
     assert result.exit_code == 1

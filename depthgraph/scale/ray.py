@@ -142,17 +142,6 @@ class WorkflowActor:
         return pa.Table.from_pylist(rows, schema=schema())
 
 
-def _bound_actor(definition: dict[str, Any], params: dict[str, Any], output: str) -> type:
-    """:class:`WorkflowActor` with its arguments bound in the class (pickled with it), so that
-    an actor Ray restarts never depends on constructor arguments kept in the object store."""
-
-    class BoundWorkflowActor(WorkflowActor):
-        def __init__(self) -> None:
-            super().__init__(definition, params, output)
-
-    return BoundWorkflowActor
-
-
 def run_items(workflow: Any, image_input: str, params: dict[str, Any], output: Path,
               kinds: dict[str, list[str]],
               items: list[tuple[InputImage, bytes | None, str | None]]) -> list[dict[str, Any]]:
@@ -226,22 +215,25 @@ def run_items(workflow: Any, image_input: str, params: dict[str, Any], output: P
 
 
 def _root_message(exc: BaseException) -> str:
-    """The innermost meaningful message of a Ray error (the user's exception, not Ray's wrapper)."""
+    """The user's exception inside Ray's wrappers (a ``FatalRunError`` first), as one line."""
+    from ray.exceptions import RayError
+
     from depthgraph.cli_runner import FatalRunError
 
     seen: BaseException | None = exc
-    chosen: BaseException = exc
-    depth = 0
-    while seen is not None and depth < 20:
-        if isinstance(seen, (FatalRunError, ScaleRunError)):
-            chosen = seen
+    chosen: BaseException | None = None
+    for _ in range(20):  # Ray's wrappers nest a few deep; never loop forever
+        if seen is None:
             break
-        if not type(seen).__module__.startswith("ray"):
-            chosen = seen
+        if not isinstance(seen, RayError):  # Ray's dual classes (RayTaskError(X)) are skipped
+            if isinstance(seen, (FatalRunError, ScaleRunError)):
+                chosen = seen
+                break
+            chosen = chosen or seen
         seen = getattr(seen, "cause", None) or seen.__cause__ or seen.__context__
-        depth += 1
+    chosen = chosen or exc
     text = " ".join((str(chosen).strip() or type(chosen).__name__).split())
-    return text if len(text) < 600 else text[:600] + "..."
+    return text if len(text) < 2000 else text[:2000] + "..."
 
 
 def _start_ray(address: str | None, num_cpus: int | None, object_store_memory: int | None) -> bool:
@@ -278,8 +270,10 @@ def _check_resources(concurrency: int, num_cpus: float, num_gpus: float, read_cp
 
 
 def _actor_env(num_cpus: float, num_gpus: float) -> dict[str, str]:
-    """Environment for the actors: the driver's DEPTHGRAPH_* settings and a thread count."""
-    env = {k: v for k, v in os.environ.items() if k.startswith("DEPTHGRAPH_")}
+    """Environment for the actors: the driver's DEPTHGRAPH_* settings, its HF_HUB_OFFLINE,
+    and a thread count."""
+    env = {k: v for k, v in os.environ.items()
+           if k.startswith("DEPTHGRAPH_") or k == "HF_HUB_OFFLINE"}
     if num_gpus == 0 and "OMP_NUM_THREADS" not in os.environ:
         env["OMP_NUM_THREADS"] = str(max(1, math.ceil(num_cpus)))  # torch's CPU threads
     return env
@@ -352,8 +346,9 @@ def run_on_ray(
         dataset = dataset.map_batches(read_batch, batch_size=batch_size, batch_format="pyarrow",
                                       num_cpus=read_cpus)
         dataset = dataset.map_batches(
-            _bound_actor(definition, dict(params or {}), str(output.resolve())),
-            batch_size=batch_size, batch_format="pyarrow",
+            WorkflowActor, batch_size=batch_size, batch_format="pyarrow",
+            fn_constructor_kwargs={"definition": definition, "params": dict(params or {}),
+                                   "output": str(output.resolve())},
             compute=ray.data.ActorPoolStrategy(size=concurrency),
             num_cpus=num_cpus, num_gpus=num_gpus,
             runtime_env={"env_vars": _actor_env(num_cpus, num_gpus)})
