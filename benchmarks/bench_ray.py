@@ -5,7 +5,8 @@ no download) on N photo-sized images, results written as ``depthgraph run`` writ
 runs in the same process, one after the other (the figures to compare are the ratios of this
 one run; the machine may be shared):
 
-- ``single``: ``cli_runner.run_jobs`` in this process, batch size B, model loaded beforehand.
+- ``single``: ``cli_runner.run_jobs`` in this process, batch size B, model loaded beforehand;
+  run before and again after the Ray runs, and the mean of the two is the reference.
 - ``ray x1``: one actor with all of this machine's CPUs (as many torch threads as the single
   process), batch size B.
 - ``ray x2``: two actors with half the CPUs each.
@@ -126,7 +127,10 @@ def main() -> None:
             two = ray_steady(root, "ray2", n, k, b, 2, cpus / 2)
         finally:
             ray.shutdown()
+        again = run_single(root / "images", root / "out-again", b)  # the machine may have changed
+        print(f"single process, before / after the Ray runs: {single / n:.3f} / {again / n:.3f} s/img")
 
+        single = (single + again) / 2
         single_per = single / n
         print(f"{'run':<10}{'end-to-end img/s':>18}{'steady img/s':>14}{'steady s/img':>14}"
               f"{'start-up s':>12}")

@@ -157,7 +157,7 @@ def test_depth_model_on_ray_gives_the_numbers_of_a_single_process_run(ray_sessio
 
     monkeypatch.setenv("DEPTHGRAPH_WEIGHTS_DIR", str(recipe_weights_root("small")))
     (tmp_path / "images").mkdir()
-    for i in range(3):
+    for i in range(2):
         cv2.imwrite(str(tmp_path / "images" / f"photo{i}.png"), random_bgr(48, 64, seed=i))
     workflow = tmp_path / "depth.json"
     workflow.write_text(json.dumps({
@@ -168,13 +168,13 @@ def test_depth_model_on_ray_gives_the_numbers_of_a_single_process_run(ray_sessio
                     {"type": "JsonField", "name": "intrinsics",
                      "selector": "$steps.depth.intrinsics"}]}))
     local = _cli("run", workflow, "-i", tmp_path / "images", "-o", tmp_path / "local",
-                 "--batch-size", "3", "-q")
+                 "--batch-size", "2", "-q")
     assert local.exit_code == 0, local.output
-    summary = run_on_ray(str(workflow), str(tmp_path / "images"), tmp_path / "ray", batch_size=3,
+    summary = run_on_ray(str(workflow), str(tmp_path / "images"), tmp_path / "ray", batch_size=2,
                          num_cpus=1)
-    assert (summary.done, summary.failed) == (3, 0)
+    assert (summary.done, summary.failed) == (2, 0)
     rows = {r["key"]: r for r in load_rows(tmp_path / "ray")}
-    for i in range(3):
+    for i in range(2):
         key = f"photo{i}"
         ours = np.load(tmp_path / "ray" / key / "depth.npy")
         theirs = np.load(tmp_path / "local" / key / "depth.npy")
