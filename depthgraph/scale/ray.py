@@ -242,7 +242,7 @@ def _start_ray(address: str | None, num_cpus: int | None, object_store_memory: i
 
     if ray.is_initialized():
         return False
-    quiet_logs = {"logging_level": logging.WARNING, "log_to_driver": False}
+    quiet_logs = {"logging_level": logging.ERROR, "log_to_driver": False}
     if address:
         ray.init(address=address, **quiet_logs)
         return True
@@ -339,7 +339,7 @@ def run_on_ray(
         _check_resources(concurrency, num_cpus, num_gpus, read_cpus, local=not address)
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False
-        logging.getLogger("ray.data").setLevel(logging.WARNING)
+        logging.getLogger("ray.data").setLevel(logging.ERROR)  # no notes about progress bars
         records = [{"input": i.input, "source": i.source, "key": i.key} for i in todo]
         blocks = max(1, min(math.ceil(len(todo) / batch_size), 10_000))
         dataset = ray.data.from_items(records, override_num_blocks=blocks)
