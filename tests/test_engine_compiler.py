@@ -276,15 +276,21 @@ def test_cycle_lists_the_steps():
     d = add_chain(3)
     d["steps"][0]["value"] = "$steps.add_2.result"
     err = one_error(d, CycleError)
-    for name in ("add_0", "add_1", "add_2"):
-        assert name in str(err)
-    assert {d.step for d in err.details} == {"add_0", "add_1", "add_2"}
+    # the loop in order, back to where it started, then every step on it
+    assert err.raw_message.startswith("steps form a cycle: ")
+    loop = err.raw_message.split(": ", 1)[1].split(" (")[0].split(" -> ")
+    assert len(loop) == 4 and loop[0] == loop[-1] and sorted(loop[:3]) == ["add_0", "add_1", "add_2"]
+    assert "(steps on it: add_0, add_1, add_2)" in str(err)
+    assert err.step == "add_0"
+    assert [(x.step, x.message) for x in err.details] == [(n, "on a cycle") for n in ("add_0", "add_1", "add_2")]
 
 
 def test_self_reference_is_a_cycle():
     d = add_chain(1)
     d["steps"][0]["value"] = "$steps.add_0.result"
-    assert "add_0" in str(one_error(d, CycleError))
+    err = one_error(d, CycleError)
+    assert "steps form a cycle: add_0 -> add_0 (steps on it: add_0)" in str(err)
+    assert err.step == "add_0"
 
 
 def test_execution_order_is_topological_with_definition_order_inside_a_generation():

@@ -170,13 +170,18 @@ def test_block_exception_becomes_step_execution_error_with_cause():
 
 @pytest.mark.parametrize(
     "mode, fragment",
-    [("not_dict", "returned int"), ("missing", "lacks declared output(s) b"), ("short_list", "returned 1 result(s) for a batch of 2")],
+    [
+        ("not_dict", "the block returned int for element 0; expected a dict of outputs (a, b)"),
+        ("missing", "the block's result for element 0 lacks declared output(s) b (it gave: a)"),
+        ("short_list", "returned 1 result(s) for a batch of 2"),
+    ],
 )
 def test_bad_block_results_are_reported(mode, fragment):
     d = definition([image_input()], [{"type": "test/bad_return@v1", "name": "bad", "mode": mode, "image": "$inputs.image"}], [output("a", "$steps.bad.a")])
     with pytest.raises(StepExecutionError) as info:
         wf(d).run(image=[image(), image()])
     assert info.value.step == "bad" and fragment in str(info.value)
+    assert info.value.block_type == "test/bad_return@v1"  # the error names the block too
 
 
 def test_detection_parameter_decoded_from_inference_json_single_and_per_image():
