@@ -204,21 +204,39 @@ class _ReadManifest(BlockManifest):
     type: Literal["kill/read@v1"]
     scene: Selector()
     factor: Selector([FLOAT_KIND]) | float = 1.0
+    image: Selector([IMAGE_KIND]) | None = None
 
     @classmethod
     def describe_outputs(cls) -> list[OutputDefinition]:
-        return [OutputDefinition(name="value", kind=[FLOAT_KIND])]
+        return [OutputDefinition(name="value", kind=[FLOAT_KIND]), OutputDefinition(name="twice", kind=[FLOAT_KIND])]
 
 
 class _ReadBlock(WorkflowBlock):
-    """Per element; counts its calls."""
+    """Per element; counts its calls; also returns a key it does not declare."""
 
     manifest_class = _ReadManifest
     calls: list[int] = []
 
-    def run(self, scene: Any, factor: float) -> dict[str, Any]:
+    def run(self, scene: Any, factor: float, image: Any = None) -> dict[str, Any]:
         type(self).calls.append(1)
-        return {"value": scene["views"] * factor}
+        value = scene["views"] * factor
+        return {"value": value, "twice": 2 * value, "undeclared": "internal"}
+
+
+class _SinkManifest(BlockManifest):
+    type: Literal["kill/sink@v1"]
+    value: Selector()
+
+    @classmethod
+    def describe_outputs(cls) -> list[OutputDefinition]:
+        return []
+
+
+class _SinkBlock(WorkflowBlock):
+    manifest_class = _SinkManifest
+
+    def run(self, value: Any) -> dict[str, Any]:
+        return {}
 
 
 class _PerImageSceneManifest(BlockManifest):
@@ -238,7 +256,7 @@ class _PerImageSceneBlock(WorkflowBlock):
 
 def _registry():
     return load_registry(builtins=False, entry_points=False, env=False,
-                         blocks=[_SceneBlock, _ReadBlock, _PerImageSceneBlock])
+                         blocks=[_SceneBlock, _ReadBlock, _PerImageSceneBlock, _SinkBlock])
 
 
 def _scene_workflow(read_factor: Any = 2.0, inputs_extra: list | None = None) -> dict:
@@ -371,3 +389,82 @@ def test_a_side_that_only_shrinks_to_the_patch_grid_uses_area_resampling():
     rgb = np.random.default_rng(1).integers(0, 256, (504, 285, 3), dtype=np.uint8)
     out = resize_for_network(rgb)
     np.testing.assert_array_equal(out, cv2.resize(rgb, (280, 504), interpolation=cv2.INTER_AREA))
+
+
+def test_selector_messages_list_every_name():
+    from depthgraph.engine.compiler import validate_definition
+
+    definition = _scene_workflow(inputs_extra=[{"type": "WorkflowParameter", "name": "k", "default_value": 1.0}])
+    definition["steps"] += [
+        {"type": "kill/sink@v1", "name": "sink", "value": "$steps.scene.scene"},
+        {"type": "kill/sink@v1", "name": "bad_output", "value": "$steps.read.nope"},
+        {"type": "kill/read@v1", "name": "from_sink", "scene": "$steps.sink.nope"},
+        {"type": "kill/read@v1", "name": "bad_input", "scene": "$inputs.nope"},
+    ]
+    text = " | ".join(e.raw_message for e in validate_definition(definition, registry=_registry()))
+    assert "step 'read' has no output 'nope' (its outputs: value, twice)" in text
+    assert "step 'sink' has no output 'nope' (its outputs: none)" in text
+    assert "names no input (inputs: image, k)" in text
+
+
+def test_outputs_naming_a_step_when_there_are_no_steps_say_none():
+    definition = {"version": "1.0", "inputs": [{"type": "WorkflowImage", "name": "image"}], "steps": [],
+                  "outputs": [{"type": "JsonField", "name": "x", "selector": "$steps.ghost.value"}]}
+    with pytest.raises(WorkflowCompilationError) as info:
+        Workflow.from_definition(definition, registry=_registry())
+    assert "names no step (steps: none)" in str(info.value)
+
+
+def test_wildcard_outputs_give_declared_outputs_only_as_a_dictionary(tmp_path):
+    import cv2
+
+    definition = _scene_workflow()
+    definition["outputs"] = [{"type": "JsonField", "name": "all", "selector": "$steps.read.*"}]
+    workflow = Workflow.from_definition(definition, registry=_registry())
+    assert workflow.output_kinds == {"all": ["dictionary"]}
+    path = tmp_path / "a.png"
+    cv2.imwrite(str(path), np.zeros((4, 4, 3), np.uint8))
+    # an image given as a path (no ndim): one element
+    assert workflow.run(image=str(path)) == [{"all": {"value": 2.0, "twice": 4.0}}]
+
+
+def test_a_step_that_also_reads_a_per_element_input_runs_per_element():
+    images = [np.zeros((4, 4, 3), np.uint8)] * 3
+    definition = _scene_workflow()
+    definition["steps"][1]["image"] = "$inputs.image"
+    _ReadBlock.calls.clear()
+    assert Workflow.from_definition(definition, registry=_registry()).run(image=images) == [{"value": 6.0}] * 3
+    assert len(_ReadBlock.calls) == 3
+
+
+def test_each_cycle_error_shows_its_own_loop():
+    from depthgraph.engine.compiler import validate_definition
+
+    steps = [
+        {"type": "kill/read@v1", "name": "a1", "scene": "$steps.a2.value"},
+        {"type": "kill/read@v1", "name": "a2", "scene": "$steps.a1.value"},
+        {"type": "kill/read@v1", "name": "b1", "scene": "$steps.b2.value"},
+        {"type": "kill/read@v1", "name": "b2", "scene": "$steps.b1.value"},
+    ]
+    errors = validate_definition({"version": "1.0", "inputs": [], "steps": steps, "outputs": []},
+                                 registry=_registry())
+    loops = sorted(e.raw_message.split(": ", 1)[1].split(" (")[0] for e in errors)
+    assert len(loops) == 2
+    assert set(loops[0].split(" -> ")) == {"a1", "a2"} and set(loops[1].split(" -> ")) == {"b1", "b2"}
+
+
+def test_a_degenerate_box_reads_exactly_its_own_pixel():
+    assert central_box_region(np.array([50.0, 40.0, 50.0, 40.0]), 100, 120) == (40, 41, 50, 51)
+
+
+def test_extreme_aspect_ratios_shrink_to_one_row_or_column_first():
+    from depthgraph.models.depth_anything_v3.preprocess import resize_for_network
+
+    rows = np.zeros((3, 2000, 3), np.uint8)
+    rows[0], rows[1], rows[2] = 0, 120, 240  # different rows average to one row of 120
+    out = resize_for_network(rows)
+    assert out.shape == (14, 504, 3)
+    assert (out == out[:1]).all()  # one intermediate row, so every network row is the same
+    columns = np.ascontiguousarray(rows.transpose(1, 0, 2))
+    out = resize_for_network(columns)
+    assert out.shape == (504, 14, 3) and (out == out[:, :1]).all()
