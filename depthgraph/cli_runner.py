@@ -280,7 +280,8 @@ def run_jobs(workflow: Any, jobs: list[ImageJob], params: dict[str, Any], output
                       interrupted=interrupted)
 
 
-def _failure(job: ImageJob, exc: BaseException, seconds: float) -> JobResult:
+def failure(job: ImageJob, exc: BaseException, seconds: float) -> JobResult:
+    """The result of a job that failed; errors that would fail every image raise FatalRunError."""
     if _is_fatal(exc):
         message = _short(exc)
         if "Weights" in message or "weights" in message:
@@ -291,41 +292,61 @@ def _failure(job: ImageJob, exc: BaseException, seconds: float) -> JobResult:
     return JobResult(job, error=_short(exc), traceback=trace, seconds=seconds)
 
 
-def _run_chunk(workflow: Any, chunk: list[ImageJob], params: dict[str, Any], output_dir: Path,
-               kinds: dict[str, list[str]]) -> list[JobResult]:
+#: ``write(job, result, seconds)`` stores one job's outputs and says what it wrote.
+JobWriter = Callable[[ImageJob, dict[str, Any], float], JobResult]
+
+
+def run_chunk(workflow: Any, chunk: list[ImageJob], params: dict[str, Any], write: JobWriter,
+              load: Callable[[ImageJob], dict[str, Any]] | None = None) -> list[JobResult]:
+    """Run one chunk of jobs as one batch and write each result; one :class:`JobResult` per job.
+
+    ``load(job)`` gives a job's image inputs (default: read its files). A job that cannot be
+    loaded is recorded and left out of the batch. When the batch fails, its jobs are run one at
+    a time so that only the bad ones are lost. ``depthgraph run`` and the Ray engine both run
+    their images through here.
+    """
+    load = load or _load
     t0 = time.perf_counter()
     results: dict[int, JobResult] = {}
-    loaded: list[tuple[ImageJob, dict[str, Any]]] = []
+    loaded: list[tuple[int, ImageJob, dict[str, Any]]] = []
     for index, job in enumerate(chunk):
         try:
-            loaded.append((job, _load(job)))
+            loaded.append((index, job, load(job)))
         except Exception as exc:  # noqa: BLE001 - a bad file is reported, the rest go on
-            results[index] = _failure(job, exc, 0.0)
+            results[index] = failure(job, exc, 0.0)
     if loaded:
         try:
-            outputs = _run_batch(workflow, loaded, params)
+            outputs = _run_batch(workflow, [(job, images) for _, job, images in loaded], params)
             per = (time.perf_counter() - t0) / len(loaded)
-            for (job, _), result in zip(loaded, outputs):
-                results[chunk.index(job)] = _write(job, result, output_dir, kinds, per)
+            for (index, job, _), result in zip(loaded, outputs):
+                results[index] = write(job, result, per)
         except Exception as exc:  # noqa: BLE001
             if _is_fatal(exc) or len(loaded) == 1:
-                job = loaded[0][0]
-                results[chunk.index(job)] = _failure(job, exc, time.perf_counter() - t0)
+                index, job, _ = loaded[0]
+                results[index] = failure(job, exc, time.perf_counter() - t0)
             else:  # find the bad image(s): run the batch's images one at a time
-                for job, images in loaded:
+                for index, job, images in loaded:
                     t1 = time.perf_counter()
                     try:
                         result = _run_batch(workflow, [(job, images)], params)[0]
-                        results[chunk.index(job)] = _write(job, result, output_dir, kinds,
-                                                           time.perf_counter() - t1)
+                        results[index] = write(job, result, time.perf_counter() - t1)
                     except Exception as inner:  # noqa: BLE001
-                        results[chunk.index(job)] = _failure(job, inner, time.perf_counter() - t1)
+                        results[index] = failure(job, inner, time.perf_counter() - t1)
     return [results[i] for i in range(len(chunk))]
 
 
-def _write(job: ImageJob, result: dict[str, Any], output_dir: Path,
-           kinds: dict[str, list[str]], seconds: float) -> JobResult:
-    """Write into a hidden temporary folder, then rename it into place (whole or not at all)."""
+def _run_chunk(workflow: Any, chunk: list[ImageJob], params: dict[str, Any], output_dir: Path,
+               kinds: dict[str, list[str]]) -> list[JobResult]:
+    def write(job: ImageJob, result: dict[str, Any], seconds: float) -> JobResult:
+        return write_job(job, result, output_dir, kinds, seconds)
+
+    return run_chunk(workflow, chunk, params, write)
+
+
+def write_job(job: ImageJob, result: dict[str, Any], output_dir: Path,
+              kinds: dict[str, list[str]], seconds: float) -> JobResult:
+    """Write ``output_dir/<job.folder>`` through a hidden temporary folder renamed into place
+    (whole or not at all)."""
     directory = output_dir / job.folder
     temporary = output_dir / f".{job.folder}.partial-{uuid.uuid4().hex[:8]}"
     try:
@@ -334,7 +355,7 @@ def _write(job: ImageJob, result: dict[str, Any], output_dir: Path,
             files = write_result(result, temporary, kinds, extra=extra)
             _move_into_place(temporary, directory)
         except Exception as exc:  # noqa: BLE001
-            return _failure(job, OSError(f"writing outputs to {directory}: {_short(exc)}"), seconds)
+            return failure(job, OSError(f"writing outputs to {directory}: {_short(exc)}"), seconds)
     finally:  # also on Ctrl-C: never leave a half-written folder behind
         if temporary.exists():
             shutil.rmtree(temporary, ignore_errors=True)

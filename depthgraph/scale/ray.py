@@ -156,54 +156,29 @@ def run_items(workflow: Any, image_input: str, params: dict[str, Any], output: P
     from depthgraph.image_decoding import ImageReadError, decode_image_bytes
     from depthgraph.output_root import writing_under
 
-    t0 = time.perf_counter()
-    results: dict[int, cli_runner.JobResult] = {}
     jobs: list[cli_runner.ImageJob] = []
-    loaded: list[tuple[cli_runner.ImageJob, dict[str, Any]]] = []
-    for index, (item, data, read_error) in enumerate(items):
+    for item, _, _ in items:
         # images hold the name as listed (str): results.json shows it as `depthgraph run` does
-        job = cli_runner.ImageJob(label=item.input, images={image_input: item.input},  # type: ignore[dict-item]
-                                  folder=PurePosixPath(item.key).name)
-        jobs.append(job)
-        try:
-            if read_error is not None:
-                raise ImageReadError(read_error)
-            image = decode_image_bytes(data or b"", item.input)
-            loaded.append((job, {image_input: WorkflowImageData(numpy_image=image,
-                                                                file_name=item.input)}))
-        except Exception as exc:  # noqa: BLE001 - a bad file is a row, the rest go on
-            results[index] = cli_runner._failure(job, exc, 0.0)
-
+        jobs.append(cli_runner.ImageJob(label=item.input, images={image_input: item.input},  # type: ignore[dict-item]
+                                        folder=PurePosixPath(item.key).name))
     position = {id(job): index for index, job in enumerate(jobs)}
+
+    def load(job: cli_runner.ImageJob) -> dict[str, Any]:
+        item, data, read_error = items[position[id(job)]]
+        if read_error is not None:
+            raise ImageReadError(read_error)
+        image = decode_image_bytes(data or b"", item.input)
+        return {image_input: WorkflowImageData(numpy_image=image, file_name=item.input)}
 
     def write(job: cli_runner.ImageJob, result: dict[str, Any], seconds: float) -> cli_runner.JobResult:
         folder = output / PurePosixPath(items[position[id(job)]][0].key).parent
         folder.mkdir(parents=True, exist_ok=True)
-        return cli_runner._write(job, result, folder, kinds, seconds)
+        return cli_runner.write_job(job, result, folder, kinds, seconds)
 
     with writing_under(output):  # sink blocks write only under OUT, as with `depthgraph run`
-        if loaded:
-            try:
-                outputs = cli_runner._run_batch(workflow, loaded, params)
-                per = (time.perf_counter() - t0) / len(loaded)
-                for (job, _), result in zip(loaded, outputs):
-                    results[position[id(job)]] = write(job, result, per)
-            except Exception as exc:  # noqa: BLE001
-                if cli_runner._is_fatal(exc) or len(loaded) == 1:
-                    job = loaded[0][0]
-                    results[position[id(job)]] = cli_runner._failure(job, exc, time.perf_counter() - t0)
-                else:  # find the bad image(s): one at a time
-                    for job, images in loaded:
-                        t1 = time.perf_counter()
-                        try:
-                            result = cli_runner._run_batch(workflow, [(job, images)], params)[0]
-                            results[position[id(job)]] = write(job, result, time.perf_counter() - t1)
-                        except Exception as inner:  # noqa: BLE001
-                            results[position[id(job)]] = cli_runner._failure(
-                                job, inner, time.perf_counter() - t1)
+        results = cli_runner.run_chunk(workflow, jobs, params, write, load=load)
     rows = []
-    for index, (item, _, _) in enumerate(items):
-        outcome = results[index]
+    for (item, _, _), outcome in zip(items, results):
         if outcome.error is None:
             rows.append(row_from_folder(item, output, outcome.seconds))
         else:
