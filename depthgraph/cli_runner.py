@@ -180,12 +180,13 @@ def plan_jobs(workflow: Any, specs: list[str], recursive: bool = False) -> list[
     for index in range(total):
         images = {n: f[index if len(f) > 1 else 0] for n, f in files.items()}
         main = images[primary]
-        folder = _unique_folder(safe_name(main.stem), used)
+        folder = unique_folder(safe_name(main.stem), used)
         jobs.append(ImageJob(label=str(main), images=images, folder=folder))
     return jobs
 
 
-def _unique_folder(stem: str, used: set[str]) -> str:
+def unique_folder(stem: str, used: set[str]) -> str:
+    """``stem``, or ``stem_2``, ``stem_3``... when already in ``used`` (which it joins)."""
     name, counter = stem, 1
     while name in used:
         counter += 1

@@ -26,6 +26,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from depthgraph.cli_runner import unique_folder
 from depthgraph.image_files import IMAGE_EXTENSIONS, ImageReadError, collect_images
 from depthgraph.output_writer import RESULTS_FILE, safe_name
 
@@ -54,15 +55,6 @@ def key_for(relative: PurePosixPath) -> str:
     parts = [safe_name(p) for p in relative.parent.parts if p not in ("", ".")]
     parts.append(safe_name(relative.stem))
     return "/".join(parts)
-
-
-def _unique(key: str, used: set[str]) -> str:
-    name, counter = key, 1
-    while name in used:
-        counter += 1
-        name = f"{key}_{counter}"
-    used.add(name)
-    return name
 
 
 def _glob_base(spec: str) -> str:
@@ -148,7 +140,7 @@ def list_inputs(specs: list[str], recursive: bool = False) -> list[InputImage]:
             if source in seen:
                 continue
             seen.add(source)
-            items.append(InputImage(input=shown, source=source, key=_unique(key_for(relative), used)))
+            items.append(InputImage(input=shown, source=source, key=unique_folder(key_for(relative), used)))
     return items
 
 
