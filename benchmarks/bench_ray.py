@@ -140,6 +140,8 @@ def main() -> None:
             print(f"{name:<10}{n / total:>18.3f}{1 / per:>14.3f}{per:>14.3f}{startup:>12.1f}")
         print(f"Ray overhead per image (ray x1 steady vs single, same threads): "
               f"{one[1] / single_per - 1:+.1%}")
+        print(f"Ray overhead per image (ray x2 steady vs single, same cores, one torch thread "
+              f"per actor): {two[1] / single_per - 1:+.1%}")
         print(f"ray x2 vs ray x1 steady throughput: {one[1] / two[1]:.2f}x")
     finally:
         shutil.rmtree(root, ignore_errors=True)
