@@ -15,9 +15,11 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Iterator, Literal, Union
 
 import numpy as np
 from pydantic import Field
@@ -207,3 +209,37 @@ def wait_for_server(url: str, process: subprocess.Popen, timeout: float = 60.0) 
 def depthgraph_command() -> list[str]:
     """The CLI as a subprocess command (the installed console script's module)."""
     return [sys.executable, "-m", "depthgraph.cli"]
+
+
+@contextmanager
+def serve_process(args: list[str] | None = None, env: dict[str, str] | None = None,
+                  cwd: Path | str = REPO_ROOT) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A real ``depthgraph serve`` on a free 127.0.0.1 port: yields (base URL, process).
+
+    Its output goes to a temporary file (a pipe nobody reads could fill and stall the server)
+    and is shown if it dies before answering. It is stopped with SIGINT, then killed if need be.
+    """
+    import signal
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryFile("w+") as log:
+        process = subprocess.Popen(
+            [*depthgraph_command(), "serve", "--port", str(port), "--log-level", "warning",
+             *(args or [])],
+            env=env if env is not None else dict(os.environ), stdout=log,
+            stderr=subprocess.STDOUT, text=True, cwd=cwd)
+        try:
+            try:
+                wait_for_server(f"{base}/healthz", process)
+            except (RuntimeError, TimeoutError) as exc:
+                log.seek(0)
+                raise RuntimeError(f"{exc}; server output:\n{log.read()}") from None
+            yield base, process
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)

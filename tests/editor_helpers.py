@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from cli_helpers import REPO_ROOT, depthgraph_command, free_port, wait_for_server
+from cli_helpers import REPO_ROOT, serve_process
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 BROWSER_ARGS = [
@@ -53,25 +52,10 @@ def browser_skip_reason() -> str | None:
 @contextmanager
 def editor_server(env: dict[str, str] | None = None, args: list[str] | None = None) -> Iterator[str]:
     """``depthgraph serve`` on a free 127.0.0.1 port; yields its base URL, stops it afterwards."""
-    port = free_port()
     process_env = dict(os.environ)
     process_env.update(env or {})
-    process = subprocess.Popen(
-        [*depthgraph_command(), "serve", "--port", str(port), "--log-level", "warning", *(args or [])],
-        env=process_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO_ROOT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_server(f"{base}/healthz", process)
+    with serve_process(args, env=process_env) as (base, _):
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-        if process.stdout:
-            process.stdout.close()
 
 
 @contextmanager

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import platform
-import signal
-import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,21 +11,14 @@ import numpy as np
 
 from depthgraph.engine.serialization import array_from_json
 
-from cli_helpers import (REPO_ROOT, b64, depthgraph_command, fake_depth_workflow, free_port,
-                         gradient_image, plugin_env, wait_for_server)
+from cli_helpers import b64, fake_depth_workflow, gradient_image, plugin_env, serve_process
 
 
 def test_uvicorn_process_answers_concurrent_requests(tmp_path):
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [*depthgraph_command(), "serve", "--port", str(port), "--workers", "2",
-         "--log-level", "warning"],
-        env=plugin_env(DEPTHGRAPH_API_KEY="k3y", DEPTHGRAPH_WEIGHTS_DIR=str(tmp_path)),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO_ROOT,
-    )
-    try:
-        wait_for_server(f"{base}/healthz", process)
+    server = serve_process(["--workers", "2"],
+                           env=plugin_env(DEPTHGRAPH_API_KEY="k3y",
+                                          DEPTHGRAPH_WEIGHTS_DIR=str(tmp_path)))
+    with server as (base, process):
         images = [gradient_image(32, 16, seed=i) for i in range(12)]
 
         def post(image):
@@ -49,11 +40,4 @@ def test_uvicorn_process_answers_concurrent_requests(tmp_path):
         if sys.platform == "linux" and platform.libc_ver()[0] == "glibc":
             # `depthgraph serve` asks for one malloc arena before its inference threads start
             assert info["malloc_tuning"]["single_arena"] is True
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
     assert process.returncode is not None

@@ -16,8 +16,6 @@ from __future__ import annotations
 import base64
 import os
 import random
-import signal
-import subprocess
 import threading
 import time
 from collections import Counter
@@ -26,8 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cli_helpers import (REPO_ROOT, b64, depthgraph_command, fake_depth_workflow, free_port,
-                         gradient_image, plugin_env, wait_for_server)
+from cli_helpers import b64, fake_depth_workflow, gradient_image, plugin_env, serve_process
 from hardening_helpers import echo_workflow, png_header_only
 
 SECONDS = float(os.environ.get("DEPTHGRAPH_SOAK_SECONDS", "40"))
@@ -102,13 +99,7 @@ def _requests() -> list[tuple[str, int, dict[str, Any]]]:
 
 
 def test_soak_mixed_clients_memory_stays_flat(tmp_path):
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [*depthgraph_command(), "serve", "--port", str(port), "--workers", "1",
-         "--log-level", "warning"],
-        env=plugin_env(DEPTHGRAPH_API_KEY=KEY, DEPTHGRAPH_WEIGHTS_DIR=str(tmp_path / "w")),
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    base = ""  # set once the server answers
     catalogue = _requests()
     answers: Counter = Counter()
     wrong: list[str] = []
@@ -158,31 +149,28 @@ def test_soak_mixed_clients_memory_stays_flat(tmp_path):
         assert not any(t.is_alive() for t in threads), "a client hung"
         return sum(answers.values())
 
-    try:
-        wait_for_server(f"{base}/healthz", process)
-        poller = threading.Thread(target=poll_health)
-        poller.start()
-        rss_start = _rss_bytes(process.pid)
-        warm_count = phase(max(10.0, SECONDS / 3), seed=0)
-        time.sleep(1.0)
-        rss_warm = _rss_bytes(process.pid)
-        answers.clear()
-        latencies.clear()
-        wrong.clear()
-        count = phase(SECONDS, seed=100)
-        time.sleep(1.0)
-        rss_after = _rss_bytes(process.pid)
-        stop.set()
-        poller.join(timeout=20)
-        info = httpx.get(f"{base}/info", headers={"X-API-Key": KEY}).json()
-    finally:
-        stop.set()
-        process.send_signal(signal.SIGINT)
+    server = serve_process(["--workers", "1"], cwd=tmp_path,
+                           env=plugin_env(DEPTHGRAPH_API_KEY=KEY,
+                                          DEPTHGRAPH_WEIGHTS_DIR=str(tmp_path / "w")))
+    with server as (base, process):
         try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+            poller = threading.Thread(target=poll_health)
+            poller.start()
+            rss_start = _rss_bytes(process.pid)
+            warm_count = phase(max(10.0, SECONDS / 3), seed=0)
+            time.sleep(1.0)
+            rss_warm = _rss_bytes(process.pid)
+            answers.clear()
+            latencies.clear()
+            wrong.clear()
+            count = phase(SECONDS, seed=100)
+            time.sleep(1.0)
+            rss_after = _rss_bytes(process.pid)
+            stop.set()
+            poller.join(timeout=20)
+            info = httpx.get(f"{base}/info", headers={"X-API-Key": KEY}).json()
+        finally:
+            stop.set()
 
     ordered = sorted(latencies)
     p50 = ordered[len(ordered) // 2] if ordered else float("nan")
