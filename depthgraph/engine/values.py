@@ -7,7 +7,8 @@
   (``WorkflowImageData.video_metadata``) so that blocks can tell frames of one video apart.
 - ``point_cloud``: :class:`PointCloud`.
 - ``object_detection_prediction``: ``supervision.Detections`` (imported where used).
-- ``depth_map`` / ``numpy_array`` / ``camera_intrinsics``: plain numpy arrays.
+- ``depth_map``: :class:`DepthMap` (values, unit, validity and sky masks).
+- ``numpy_array`` / ``camera_intrinsics``: plain numpy arrays.
 """
 
 from __future__ import annotations
@@ -142,3 +143,104 @@ class PointCloud:
             "bounds_min": pts.min(axis=0).tolist() if len(pts) else None,
             "bounds_max": pts.max(axis=0).tolist() if len(pts) else None,
         }
+
+
+#: The unit of a depth that has none: larger = farther, in no unit (DA3 small/base, mono-large).
+RELATIVE = "relative"
+#: Length units a metric depth may carry, with their size in metres (for conversions and labels).
+LENGTH_UNITS_IN_METRES: dict[str, float] = {
+    "m": 1.0,
+    "cm": 0.01,
+    "mm": 0.001,
+    "km": 1000.0,
+    "ft": 0.3048,
+    "in": 0.0254,
+}
+
+
+@dataclass(frozen=True)
+class DepthMap:
+    """A depth map: float32 (H, W), larger = farther, with the facts that belong to it.
+
+    - ``values``: float32 (H, W), read-only. NaN where the network gave no data (outside a
+      centre crop); finite elsewhere.
+    - ``unit``: :data:`RELATIVE` (no unit: only order and ratios mean something) or a length unit
+      from :data:`LENGTH_UNITS_IN_METRES` (``"m"`` for metric models; the caller's unit when a
+      scene is aligned to given cameras).
+    - ``valid``: bool (H, W) or None (= every finite pixel): True where the depth is meaningful;
+      False on sky and outside a crop. Statistics, point clouds and alignment use these pixels.
+    - ``sky``: bool (H, W) or None (the model has no sky branch).
+    - ``source``: a short free text saying where the scale came from, e.g.
+      ``"DA3METRIC-LARGE, focal from DA3-SMALL"`` or ``"aligned to given cameras"``; empty for
+      relative depth.
+    - ``parent_id``: the input image this depth belongs to, when known.
+
+    ``np.asarray(depth_map)`` gives ``values``, so array code keeps working; code that shows or
+    writes a depth reads ``unit`` (never call a relative depth metres).
+    """
+
+    values: np.ndarray
+    unit: str = RELATIVE
+    valid: np.ndarray | None = None
+    sky: np.ndarray | None = None
+    source: str = ""
+    parent_id: str | None = None
+
+    def __post_init__(self) -> None:
+        vals = np.asarray(self.values, dtype=np.float32)
+        if vals.ndim != 2:
+            raise ValueError(f"DepthMap expects a (H, W) array; got shape {vals.shape}")
+        object.__setattr__(self, "values", _readonly(vals))
+        if self.unit != RELATIVE and self.unit not in LENGTH_UNITS_IN_METRES:
+            raise ValueError(
+                f"DepthMap unit must be {RELATIVE!r} or one of {sorted(LENGTH_UNITS_IN_METRES)}; "
+                f"got {self.unit!r}"
+            )
+        for name in ("valid", "sky"):
+            mask = getattr(self, name)
+            if mask is None:
+                continue
+            mask = np.asarray(mask, dtype=bool)
+            if mask.shape != vals.shape:
+                raise ValueError(f"DepthMap {name} mask {mask.shape} does not match depth {vals.shape}")
+            object.__setattr__(self, name, _readonly(mask))
+
+    @property
+    def is_metric(self) -> bool:
+        return self.unit != RELATIVE
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.values.shape  # type: ignore[return-value]
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.values if dtype is None else self.values.astype(dtype)
+
+    def valid_mask(self) -> np.ndarray:
+        """bool (H, W): ``valid`` where given, else every finite pixel."""
+        finite = np.isfinite(self.values)
+        return finite if self.valid is None else (finite & self.valid)
+
+    def in_metres(self) -> np.ndarray:
+        """The values converted to metres; refuses a relative depth."""
+        if not self.is_metric:
+            raise ValueError("a relative depth has no unit: it cannot be given in metres")
+        return self.values * np.float32(LENGTH_UNITS_IN_METRES[self.unit])
+
+    def replace(self, **changes: Any) -> "DepthMap":
+        """A copy with some fields changed (``values``, ``unit``, masks, ``source``)."""
+        fields = {
+            "values": self.values, "unit": self.unit, "valid": self.valid, "sky": self.sky,
+            "source": self.source, "parent_id": self.parent_id,
+        }
+        fields.update(changes)
+        return DepthMap(**fields)
+
+    def summary(self) -> dict[str, Any]:
+        """What a writer or a JSON answer says about the depth besides its pixels."""
+        out: dict[str, Any] = {"unit": self.unit, "metric": self.is_metric}
+        if self.source:
+            out["source"] = self.source
+        if self.sky is not None:
+            out["sky_fraction"] = float(self.sky.mean()) if self.sky.size else 0.0
+        return out
