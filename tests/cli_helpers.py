@@ -24,7 +24,7 @@ from typing import Any, Iterator, Literal, Union
 import numpy as np
 from pydantic import Field
 
-from depthgraph.blocks.base import WorkflowBlock
+from depthgraph.engine.block import WorkflowBlock
 from depthgraph.engine.kinds import (
     BOOLEAN_KIND,
     DEPTH_MAP_KIND,
@@ -34,7 +34,7 @@ from depthgraph.engine.kinds import (
     POINT_CLOUD_KIND,
 )
 from depthgraph.engine.values import PointCloud, WorkflowImageData
-from depthgraph.manifests.base import BlockManifest, OutputDefinition, Selector
+from depthgraph.engine.manifest import BlockManifest, OutputDefinition, Selector
 
 TESTS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TESTS_DIR.parent

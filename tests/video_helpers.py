@@ -24,12 +24,12 @@ from typing import Any, Literal, Sequence
 import numpy as np
 from pydantic import Field
 
-from depthgraph.blocks.base import WorkflowBlock
+from depthgraph.engine.block import WorkflowBlock
 from depthgraph.engine.kinds import (DEPTH_MAP_KIND, IMAGE_KIND, INTEGER_KIND, POINT_CLOUD_KIND,
                                      STRING_KIND)
 from depthgraph.engine.state import VideoStateStore
 from depthgraph.engine.values import PointCloud, WorkflowImageData
-from depthgraph.manifests.base import BlockManifest, OutputDefinition, Selector
+from depthgraph.engine.manifest import BlockManifest, OutputDefinition, Selector
 
 TESTS_DIR = Path(__file__).resolve().parent
 EXAMPLES = TESTS_DIR.parent / "examples"

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from depthgraph.blocks.base import WorkflowBlock
+from depthgraph.engine.block import WorkflowBlock
 from depthgraph.engine.errors import StepInputError
 from depthgraph.blocks.depth_utils import COLORMAPS, as_depth_map, blend_over, colorize_depth
 from depthgraph.engine.state import VideoStateStore

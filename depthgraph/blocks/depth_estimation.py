@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from depthgraph.blocks.base import WorkflowBlock
+from depthgraph.engine.block import WorkflowBlock
 from depthgraph.engine.errors import StepInputError
 from depthgraph.blocks.depth_utils import colorize_depth, normalize_depth
 from depthgraph.engine.values import WorkflowImageData

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from depthgraph.blocks.base import WorkflowBlock
+from depthgraph.engine.block import WorkflowBlock
 from depthgraph.engine.errors import StepInputError
 from depthgraph.blocks.depth_utils import as_depth_map, as_intrinsics
 from depthgraph.geometry import back_project

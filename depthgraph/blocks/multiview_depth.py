@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from depthgraph.blocks.base import WorkflowBlock
+from depthgraph.engine.block import WorkflowBlock
 from depthgraph.blocks.depth_estimation import _check_images, get_model
 from depthgraph.blocks.depth_utils import colorize_depth
 from depthgraph.engine.errors import StepInputError

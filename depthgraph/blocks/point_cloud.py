@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from depthgraph import output_root
-from depthgraph.blocks.base import WorkflowBlock
+from depthgraph.engine.block import WorkflowBlock
 from depthgraph.engine.errors import StepInputError
 from depthgraph.blocks.depth_utils import as_depth_map, as_intrinsics
 from depthgraph.engine.values import PointCloud, WorkflowImageData
