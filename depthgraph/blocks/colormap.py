@@ -41,7 +41,7 @@ class DepthColormapBlock(WorkflowBlock):
         video_metadata: Any = None,
         **_: Any,
     ) -> dict[str, Any]:
-        depth_map = as_depth_map(depth, "depth")
+        depth_map = as_depth_map(depth, "depth").masked_values()  # invalid pixels drawn as no data
         if range_mode == "per_frame":
             picture = colorize_depth(depth_map, colormap, mode, (percentile_low, percentile_high))
         else:
