@@ -13,6 +13,8 @@ import typer
 from rich.console import Console
 from typing_extensions import Annotated
 
+from depthgraph.errors import DepthgraphError, is_written_for_the_user
+
 
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 3, 130
 
@@ -45,7 +47,7 @@ class ModelSize(str, Enum):
     base = "base"
 
 
-class CLIError(Exception):
+class CLIError(DepthgraphError):
     """A failure the CLI reports as one line."""
 
 
@@ -68,12 +70,8 @@ def reported(verbose: bool) -> Iterator[None]:
 
 
 def one_line(exc: BaseException) -> str:
-    from depthgraph.engine.errors import WorkflowError
-
     text = str(exc).strip() or type(exc).__name__
-    if not isinstance(exc, (WorkflowError, CLIError)) and type(exc).__name__ not in (
-        "ImageReadError", "WeightsError", "WeightsNotFoundError", "RunSetupError", "FatalRunError"
-    ):
+    if not is_written_for_the_user(exc):
         text = f"{type(exc).__name__}: {text}"
     return " ".join(text.split())
 

@@ -8,10 +8,10 @@ from typing import List, Optional
 import typer
 from typing_extensions import Annotated
 
+from depthgraph.batch import build_predict_definition, plan_jobs
 from depthgraph.cli.batch import execute_jobs
 from depthgraph.cli.common import (CLIError, Device, ModelSize, OutputDir, Quiet, Recursive, Verbose,
                                    point_model_at, reported, use_device, app)
-from depthgraph.cli_runner import build_predict_definition, plan_jobs
 
 
 @app.command()

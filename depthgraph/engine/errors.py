@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from depthgraph.errors import DepthgraphError, FatalError
+
 
 @dataclass
 class BlockErrorDetail:
@@ -29,7 +31,7 @@ class BlockErrorDetail:
         }
 
 
-class WorkflowError(Exception):
+class WorkflowError(DepthgraphError):
     """Base of every error depthgraph raises about a workflow, its inputs or its execution."""
 
     #: HTTP status the server maps this error to (client mistakes are 4xx).
@@ -121,8 +123,8 @@ class CycleError(WorkflowCompilationError):
     """The steps reference each other in a loop."""
 
 
-class PluginLoadingError(WorkflowError):
-    """A plugin module could not be imported or gave something that is not a block."""
+class PluginLoadingError(WorkflowError, FatalError):
+    """A plugin module could not be imported or gave something that is not a block (fatal)."""
 
     http_status = 500
 
