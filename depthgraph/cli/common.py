@@ -85,19 +85,19 @@ def use_device(device: str | None) -> None:
 
 
 def point_model_at(weights: Path, variant: str) -> None:
-    """Use one checkpoint file: a temporary weights root whose variant folder links to it."""
+    """``--weights FILE``: check the user's checkpoint (errors name that file, not a temporary
+    link), then use it: a temporary weights root whose variant folder links to it."""
     import atexit
     import shutil
     import tempfile
 
     from depthgraph.models.depth_anything_v3.recipe import weights_folder_name
-    from depthgraph.weights_store import WEIGHTS_DIR_ENV
+    from depthgraph.weights_store import WEIGHTS_DIR_ENV, WeightsError, check_user_weights
 
-    source = weights.expanduser().resolve()
-    if source.is_dir():
-        source = source / "model.safetensors"
-    if not source.is_file():
-        raise CLIError(f"--weights {weights}: no such file")
+    try:
+        source = check_user_weights(weights, variant).resolve()
+    except WeightsError as exc:
+        raise CLIError(f"--weights {exc}") from None
     root = Path(tempfile.mkdtemp(prefix="depthgraph-weights-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)  # only a link (or copy) lives there
     folder = root / weights_folder_name(variant)

@@ -10,7 +10,7 @@ from typing_extensions import Annotated
 
 from depthgraph.batch import build_predict_definition, plan_jobs
 from depthgraph.cli.batch import execute_jobs
-from depthgraph.cli.common import (CLIError, Device, ModelSize, OutputDir, Quiet, Recursive, Verbose,
+from depthgraph.cli.common import (Device, ModelSize, OutputDir, Quiet, Recursive, Verbose,
                                    point_model_at, reported, use_device, app)
 
 
@@ -34,12 +34,6 @@ def predict(
 
         use_device(device)
         if weights is not None:
-            from depthgraph.weights_store import WeightsError, check_user_weights
-
-            try:  # check the user's own file first, so errors name it (not a temporary link)
-                weights = check_user_weights(weights, model.value)
-            except WeightsError as exc:
-                raise CLIError(f"--weights {exc}") from None
             point_model_at(weights, model.value)
         definition = build_predict_definition(model.value, colormap, point_cloud)
         workflow = Workflow.from_definition(definition)

@@ -139,6 +139,11 @@ class DuplicateBlockError(PluginLoadingError):
 class RuntimeInputError(WorkflowError):
     """A runtime input is missing, unknown, or cannot be decoded."""
 
+    @classmethod
+    def for_input(cls, name: str, message: str) -> "RuntimeInputError":
+        """The error about runtime input ``name``: its message and its context name the input."""
+        return cls(f"input '{name}': {message}", context=f"input '{name}'")
+
 
 class StepExecutionError(WorkflowError):
     """A block raised while running; the original exception is kept as ``__cause__``."""
