@@ -26,7 +26,7 @@ from depthgraph.engine.errors import (
     StepInputError,
     WorkflowTimeoutError,
 )
-from depthgraph.engine.serialization import decode_image, detections_from_inference_json
+from depthgraph.engine.serialization import decode_image, detections_from_inference_json, is_detections
 
 DETECTION_KINDS = frozenset({"object_detection_prediction", "instance_segmentation_prediction"})
 
@@ -100,12 +100,12 @@ def _decode_detections_param(name: str, value: Any, batch_size: int) -> Any:
     if isinstance(value, dict):
         return detections_from_inference_json(value, input_name=name)
     if isinstance(value, (list, tuple)) and value and all(
-        isinstance(v, dict) and "predictions" in v or type(v).__name__ == "Detections" for v in value
+        isinstance(v, dict) and "predictions" in v or is_detections(v) for v in value
     ):
         if len(value) != batch_size:
             raise RuntimeInputError.for_input(name, f"{len(value)} prediction sets for a batch of {batch_size} images")
         return PerElement(
-            v if type(v).__name__ == "Detections" else detections_from_inference_json(v, input_name=f"{name}[{i}]")
+            v if is_detections(v) else detections_from_inference_json(v, input_name=f"{name}[{i}]")
             for i, v in enumerate(value)
         )
     if isinstance(value, list):  # a bare list of predictions for one image

@@ -284,7 +284,8 @@ def _has_none(value: Any) -> bool:
     return False
 
 
-def _is_detections(value: Any) -> bool:
+def is_detections(value: Any) -> bool:
+    """True for a ``supervision.Detections`` (without importing supervision when nothing has)."""
     sv = sys.modules.get("supervision")
     return sv is not None and isinstance(value, sv.Detections)
 
@@ -340,7 +341,7 @@ def serialize_value(
             out["colors"] = (None if value.colors is None else
                              _array_out(value.colors, array_format, budget, f"{_what}.colors"))
         return out
-    if _is_detections(value):
+    if is_detections(value):
         if budget is not None:
             budget.charge(len(value) * 200, _what)
         return detections_to_inference_json(value)
@@ -485,6 +486,7 @@ __all__ = [
     "detections_from_inference_json",
     "detections_to_inference_json",
     "encode_image",
+    "is_detections",
     "serialize_outputs",
     "serialize_value",
 ]
