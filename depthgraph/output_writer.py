@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from depthgraph.engine.values import PointCloud, WorkflowImageData
+from depthgraph.output_root import write_file
 from depthgraph.ply import write_ply  # noqa: F401 - also imported from here by the video sinks
 
 RESULTS_FILE = "results.json"
@@ -45,7 +46,7 @@ def write_png(path: Path, image: np.ndarray) -> None:
     ok, encoded = cv2.imencode(".png", image)
     if not ok:
         raise OSError(f"{path}: could not encode PNG")
-    path.write_bytes(encoded.tobytes())
+    write_file(path, encoded.tobytes())
 
 
 def write_depth_png16(path: Path, depth: np.ndarray) -> dict[str, float]:
@@ -157,6 +158,6 @@ def write_result(
     body["outputs"] = {name: writer.write(name, value, list(kinds.get(name, [])))
                        for name, value in result.items()}
     results_path = directory / RESULTS_FILE
-    results_path.write_text(json.dumps(body, indent=2, allow_nan=False, default=str) + "\n",
-                            encoding="utf-8")
+    write_file(results_path,
+               (json.dumps(body, indent=2, allow_nan=False, default=str) + "\n").encode("utf-8"))
     return [*writer.files, results_path]

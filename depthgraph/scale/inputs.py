@@ -26,7 +26,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from depthgraph.cli_runner import unique_folder
+from depthgraph.output_root import OutputNames
 from depthgraph.image_files import IMAGE_EXTENSIONS, ImageReadError, collect_images
 from depthgraph.output_writer import RESULTS_FILE, safe_name
 
@@ -133,14 +133,14 @@ def list_inputs(specs: list[str], recursive: bool = False) -> list[InputImage]:
     """
     items: list[InputImage] = []
     seen: set[str] = set()
-    used: set[str] = set()
+    used = OutputNames()  # 'a' and 'a/b' never both: replacing a/ would remove a/b/
     for spec in specs:
         listed = _remote(spec, recursive) if is_uri(spec) else _local(spec, recursive)
         for shown, source, relative in listed:
             if source in seen:
                 continue
             seen.add(source)
-            items.append(InputImage(input=shown, source=source, key=unique_folder(key_for(relative), used)))
+            items.append(InputImage(input=shown, source=source, key=used.claim(key_for(relative))))
     return items
 
 

@@ -18,8 +18,6 @@ and renamed into place, so readers never see half a table.
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -92,12 +90,7 @@ def write_rows(output: Path, plan: list[InputImage], new_rows: Iterable[dict[str
             row = earlier.get(ident)
             rows.append(row if row is not None else row_from_folder(item, output))
     table = pa.Table.from_pylist([{c: r.get(c) for c in COLUMNS} for r in rows], schema=schema())
-    path = output / ROWS_FILE
-    temporary = output / f".{ROWS_FILE}.{uuid.uuid4().hex[:8]}"
-    try:
-        pq.write_table(table, temporary)
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
-    return path
+    from depthgraph.output_root import write_file
+
+    return write_file(output / ROWS_FILE, lambda temporary: pq.write_table(table, temporary),
+                      prop="output")
