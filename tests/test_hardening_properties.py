@@ -25,7 +25,7 @@ import pytest
 
 from cli_helpers import b64, gradient_image
 from depthgraph.engine.registry import get_registry
-from depthgraph.manifests.base import unbounded_properties
+from depthgraph.engine.manifest import unbounded_properties
 from hardening_helpers import client, registry
 
 STEP = "probe"
@@ -76,7 +76,7 @@ def test_the_bound_check_sees_an_unbounded_property() -> None:
 
     from pydantic import Field
 
-    from depthgraph.manifests.base import BlockManifest
+    from depthgraph.engine.manifest import BlockManifest
 
     class Loose(BlockManifest):
         type: Literal["probe/loose@v1"]

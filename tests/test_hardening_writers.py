@@ -174,7 +174,7 @@ def test_video_run_confines_file_writing_blocks(tmp_path: Path, where: str) -> N
     """Item 4: `depthgraph run WF --video SRC -o OUT` wrote PLY files outside OUT."""
     from video_helpers import pattern_frames, write_clip
     from depthgraph.engine.workflow import Workflow
-    from depthgraph.video.cli import run_video_command
+    from depthgraph.cli.video import run_video_command
 
     clip = write_clip(tmp_path / "clip.mkv", pattern_frames(2, 32, 24))
     target = str(tmp_path / "abs") if where == "ABSOLUTE" else where

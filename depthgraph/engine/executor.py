@@ -26,7 +26,7 @@ from depthgraph.engine.errors import (
     StepInputError,
     WorkflowTimeoutError,
 )
-from depthgraph.manifests.base import check_runtime_value
+from depthgraph.engine.manifest import check_runtime_value
 from depthgraph.engine.serialization import decode_image, detections_from_inference_json
 
 DETECTION_KINDS = frozenset({"object_detection_prediction", "instance_segmentation_prediction"})
