@@ -142,3 +142,25 @@ def test_opencv_is_given_our_limit_when_depthgraph_is_imported() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, env=env)
     assert done.stdout.split() == ["5000", "refused"], done.stderr[-500:]
+
+
+def test_the_server_hands_checked_bytes_on_and_the_engine_decodes_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """House issue 18, item 6: one decoder, one base64 parser, no second prepare_inputs."""
+    from depthgraph.engine import serialization
+
+    calls = []
+    real = serialization.decode_image_bytes
+
+    def counting(data: bytes, source: str, max_pixels: object = None) -> np.ndarray:
+        calls.append(source)
+        return real(data, source, max_pixels=max_pixels)
+
+    monkeypatch.setattr(serialization, "decode_image_bytes", counting)
+    response = client(max_image_pixels=5000).post("/workflows/run", json=run_body())
+    assert response.status_code == 200, response.text[:300]
+    assert len(calls) == 1  # decoded once, by the engine's decoder, under the server's limit
+    import depthgraph.server.inputs as server_inputs
+
+    assert not hasattr(server_inputs, "prepare_inputs")
+    assert not hasattr(server_inputs, "decode_image_bytes")

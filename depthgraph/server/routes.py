@@ -28,7 +28,7 @@ from depthgraph.server.auth import require_key
 from depthgraph.server.bodies import (BodyValidationError, DescribeRequest, WorkflowRunRequest,
                                       count_containers, json_depth, parse_json)
 from depthgraph.server.errors import ServerError, combined_error_body
-from depthgraph.server.inputs import prepare_inputs
+from depthgraph.server.inputs import check_image_inputs
 from depthgraph.server.settings import ServerSettings
 from depthgraph.server.workers import InferenceSlots, RequestExpired, SlotsFull
 
@@ -233,7 +233,7 @@ def workflow_router(settings: ServerSettings, slots: InferenceSlots, registry: A
             if not settings.allow_sinks:
                 refuse_sinks(body.specification, registry)
             workflow = state.cache.get_or_compile(body.specification)
-            inputs = prepare_inputs(workflow, body.inputs, settings)
+            inputs = check_image_inputs(workflow, body.inputs, settings)  # decoded by the engine
             with writing_under(settings.output_root if settings.allow_sinks else None):
                 results = workflow.run_inputs(inputs, timeout=max(0.0, deadline - time.monotonic()))
             if body.excluded_fields:
