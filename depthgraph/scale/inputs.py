@@ -24,6 +24,7 @@ import fnmatch
 import glob
 import os
 from dataclasses import dataclass
+from urllib.parse import quote, unquote
 from pathlib import Path, PurePosixPath
 
 from depthgraph.output_root import OutputNames
@@ -86,6 +87,24 @@ def _local(spec: str, recursive: bool) -> list[tuple[str, str, PurePosixPath]]:
     return found
 
 
+#: seconds a remote listing may retry before it fails (a bucket out of reach fails, not hangs)
+REMOTE_RETRY_ENV = "DEPTHGRAPH_REMOTE_RETRY_S"
+
+
+_URI_SAFE = "/:@!$&'()*+,;=~"
+
+
+def _filesystem(scheme: str, base_uri: str, rest: str) -> tuple[object, str]:
+    import pyarrow.fs as pafs
+
+    if scheme in ("gs", "gcs"):  # bounded retries: without network it fails instead of hanging
+        from datetime import timedelta
+
+        retry = timedelta(seconds=float(os.environ.get(REMOTE_RETRY_ENV, "20")))
+        return pafs.GcsFileSystem(retry_time_limit=retry), unquote(rest)
+    return pafs.FileSystem.from_uri(base_uri)
+
+
 def _remote(spec: str, recursive: bool) -> list[tuple[str, str, PurePosixPath]]:
     import pyarrow.fs as pafs
 
@@ -95,9 +114,12 @@ def _remote(spec: str, recursive: bool) -> list[tuple[str, str, PurePosixPath]]:
         fixed = _glob_base(rest)
         pattern = rest[len(fixed):].lstrip("/")
         rest, recursive = fixed, True
-    base_uri = f"{scheme}://{rest}".rstrip("/")
+    rest = unquote(rest).rstrip("/")  # written plainly or percent-escaped: the same name
+    # pyarrow reads URIs: spaces and non-ASCII names are percent-escaped in what it is given
+    base_uri = f"{scheme}://{quote(rest, safe=_URI_SAFE)}"
+    shown_base = f"{scheme}://{rest}"
     try:
-        filesystem, base_path = pafs.FileSystem.from_uri(base_uri)
+        filesystem, base_path = _filesystem(scheme.lower(), base_uri, rest)
         info = filesystem.get_file_info(base_path)
         if info.type == pafs.FileType.File and pattern is None:
             name = PurePosixPath(base_path).name
@@ -118,8 +140,8 @@ def _remote(spec: str, recursive: bool) -> list[tuple[str, str, PurePosixPath]]:
         relative = PurePosixPath(entry.path[len(prefix):].lstrip("/"))
         if pattern is not None and not fnmatch.fnmatchcase(str(relative), pattern):
             continue
-        uri = f"{base_uri}/{relative}"
-        found.append((uri, uri, relative))
+        found.append((f"{shown_base}/{relative}",
+                      f"{base_uri}/{quote(str(relative), safe=_URI_SAFE)}", relative))
     if not found:
         raise ImageReadError(f"{spec}: {'pattern matches' if pattern else 'folder holds'} "
                              f"no image file ({', '.join(IMAGE_EXTENSIONS)})")

@@ -66,7 +66,15 @@ def read_rows(output: Path) -> list[dict[str, Any]]:
     path = Path(output) / ROWS_FILE
     if not path.is_file():
         return []
-    return pq.read_table(path).to_pylist()
+    try:
+        return pq.read_table(path).to_pylist()
+    except Exception as exc:  # noqa: BLE001 - ArrowInvalid, OSError...: a damaged table
+        import warnings
+
+        # the rows are rebuilt from the result folders (each folder is whole or absent)
+        warnings.warn(f"{path.name} cannot be read ({type(exc).__name__}); rebuilding it from "
+                      "the result folders", stacklevel=2)
+        return []
 
 
 def write_rows(output: Path, plan: list[InputImage], new_rows: Iterable[dict[str, Any]],
