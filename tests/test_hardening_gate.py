@@ -232,3 +232,14 @@ def test_head_is_answered_like_get_without_a_body() -> None:
             assert response.content == b""
 
 
+
+
+def test_a_cors_preflight_passes_the_gate_but_reaches_no_endpoint() -> None:
+    with client(api_key="s3cret", cors_origins=("https://editor.example",)) as c:
+        preflight = c.options("/workflows/run", headers={
+            "origin": "https://editor.example", "access-control-request-method": "POST",
+            "access-control-request-headers": "x-api-key,content-type"})
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == "https://editor.example"
+    with client(api_key="s3cret") as c:
+        assert c.options("/workflows/run").status_code in (401, 405)

@@ -107,8 +107,10 @@ class RequestGate:
                 await inner_send(message)
 
         key = self.settings.api_key
-        if key is None or self._public(scope.get("path", "")):
-            state["depthgraph_authorized"] = True
+        # a CORS preflight carries no key by design; it reaches no endpoint (the CORS middleware,
+        # when configured, answers it, else 405)
+        if key is None or self._public(scope.get("path", "")) or scope.get("method") == "OPTIONS":
+            state["depthgraph_authorized"] = scope.get("method") != "OPTIONS" or key is None
             await self.app(scope, receive, send_secured)
             return
         given = header_key(headers, _Query(scope))
