@@ -243,3 +243,28 @@ def test_a_cors_preflight_passes_the_gate_but_reaches_no_endpoint() -> None:
         assert preflight.headers["access-control-allow-origin"] == "https://editor.example"
     with client(api_key="s3cret") as c:
         assert c.options("/workflows/run").status_code in (401, 405)
+
+
+def test_a_real_server_logs_refusal_reasons_and_never_a_key(tmp_path: Any) -> None:
+    """Items 15 and 16 end to end: the access log and depthgraph's own messages."""
+    port = free_port()
+    log = tmp_path / "server.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            [*depthgraph_command(), "serve", "--port", str(port), "--log-level", "info",
+             "--allow-url-images"], env=plugin_env(DEPTHGRAPH_API_KEY="s3cret-key"),
+            stdout=out, stderr=subprocess.STDOUT)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_for_server(f"{base}/healthz", process)
+            assert httpx.get(f"{base}/info?api_key=s3cret-key").status_code == 200
+            body = {**run_body(image={"type": "url", "value": "http://127.0.0.1:1/x.png"}),
+                    "api_key": "s3cret-key"}
+            refused = httpx.post(f"{base}/workflows/run", json=body, timeout=60)
+            assert refused.status_code == 400, refused.text[:300]
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    text = log.read_text()
+    assert "URL image refused" in text, text[-2000:]
+    assert "s3cret-key" not in text and "api_key=[redacted]" in text, text[-2000:]
