@@ -163,6 +163,8 @@ def _literal_adapter(cls: type["BlockManifest"], field_name: str) -> TypeAdapter
     info = cls.model_fields.get(field_name)
     if info is None or field_name not in _selector_kinds(cls):
         return None
+    if any(isinstance(m, SelectorMarker) for m in info.metadata):
+        return None  # the field is a selector and nothing else (pydantic moved the marker here)
     branches = _literal_branches(info.annotation)
     if not branches:
         return None
