@@ -268,3 +268,19 @@ def test_a_real_server_logs_refusal_reasons_and_never_a_key(tmp_path: Any) -> No
     text = log.read_text()
     assert "URL image refused" in text, text[-2000:]
     assert "s3cret-key" not in text and "api_key=[redacted]" in text, text[-2000:]
+
+
+def test_parsing_counts_against_the_time_limit() -> None:
+    """Item 6: parse time was not counted (a request answered 200 well past its limit): a cheap
+    workflow in a body that takes long to parse (an unused 4-million-number field)."""
+    from hardening_helpers import echo_workflow
+
+    body = json.dumps({"specification": echo_workflow(), "inputs": {"value": 1},
+                       "padding": list(range(4_000_000))}).encode()
+    with client(request_timeout_s=0.25, max_body_bytes=len(body) + 10) as c:
+        warm = c.post("/workflows/run", json={"specification": echo_workflow(),
+                                              "inputs": {"value": 1}})
+        assert warm.status_code == 200
+        response = c.post("/workflows/run", content=body,
+                          headers={"content-type": "application/json"})
+        assert_error(response, 504, "WorkflowTimeoutError")
