@@ -284,3 +284,17 @@ def test_parsing_counts_against_the_time_limit() -> None:
         response = c.post("/workflows/run", content=body,
                           headers={"content-type": "application/json"})
         assert_error(response, 504, "WorkflowTimeoutError")
+
+
+def test_a_failing_block_answers_500_without_the_servers_paths() -> None:
+    """Item 12, the rest of it: a block's failure that quotes a file of the server."""
+    from depthgraph.server.handlers import without_paths
+
+    body = without_paths({"message": "step 's' failed: OSError: '/srv/depthgraph/x.bin'",
+                          "blocks_errors": [{"message": "at /home/op/.cache/w.safetensors"}]})
+    assert "/srv" not in str(body) and "/home" not in str(body) and "<path>" in body["message"]
+    with client() as c:  # fake_depth fails when the image is fail_width wide: a 500, no path
+        spec = run_body(fail_width=32)
+        response = c.post("/workflows/run", json=spec)
+        assert response.status_code == 500
+        assert "/work" not in response.text and "site-packages" not in response.text

@@ -7,6 +7,8 @@ paths of the server, go to the log).
 from __future__ import annotations
 
 import logging
+import re
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -33,15 +35,32 @@ def validation_error_response(errors: list[dict], where: str = "request body") -
                         status_code=422)
 
 
+#: an absolute path of two or more parts (``/srv/app/x.py``, ``/home/u/.cache``)
+_PATH = re.compile(r"(?<![\w.:/])/(?:[\w.\-~]+/)+[\w.\-~]*")
+
+
+def without_paths(value: Any) -> Any:
+    """``value`` (an error body) with absolute paths of the server replaced by ``<path>``."""
+    if isinstance(value, str):
+        return _PATH.sub("<path>", value)
+    if isinstance(value, list):
+        return [without_paths(v) for v in value]
+    if isinstance(value, dict):
+        return {k: without_paths(v) for k, v in value.items()}
+    return value
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that turn every exception into the JSON error shape."""
 
     @app.exception_handler(WorkflowError)
     async def _workflow_error(_: Request, exc: WorkflowError) -> JSONResponse:
         status = int(getattr(exc, "http_status", 400))
-        if status >= 500:
+        body = exc.to_dict()
+        if status >= 500:  # a block's failure may quote files of the server: the log keeps them
             logger.error("workflow error: %s", exc, exc_info=exc)
-        return JSONResponse(exc.to_dict(), status_code=status)
+            body = without_paths(body)
+        return JSONResponse(body, status_code=status)
 
     @app.exception_handler(ServerError)
     async def _server_error(_: Request, exc: ServerError) -> JSONResponse:
