@@ -260,8 +260,7 @@ def image_size_from_header(data: bytes) -> tuple[int, int] | None:
             width, height = struct.unpack(">II", data[16:24])
             return int(width), int(height)
         if data[:6] in (b"GIF87a", b"GIF89a"):
-            width, height = struct.unpack("<HH", data[6:10])
-            return int(width), int(height)
+            return _gif_size(data)
         if data[:2] == b"BM" and len(data) >= 26:
             width, height = struct.unpack("<ii", data[18:26])
             return abs(int(width)), abs(int(height))
@@ -278,6 +277,31 @@ def image_size_from_header(data: bytes) -> tuple[int, int] | None:
     except (struct.error, ValueError, IndexError):
         return None
     return None
+
+
+def _gif_size(data: bytes) -> tuple[int, int]:
+    """The logical screen of a GIF; its first frame must lie inside it (a decoder could size its
+    buffer by either)."""
+    width, height = struct.unpack("<HH", data[6:10])
+    packed = data[10] if len(data) > 10 else 0
+    index = 13 + (3 * 2 ** ((packed & 7) + 1) if packed & 0x80 else 0)
+    while index + 9 <= len(data):
+        block = data[index]
+        if block == 0x21:  # extension: label, then sub-blocks up to an empty one
+            index += 2
+            while index < len(data) and data[index]:
+                index += data[index] + 1
+            index += 1
+        elif block == 0x2C:  # the first image descriptor
+            left, top, frame_w, frame_h = struct.unpack("<HHHH", data[index + 1:index + 9])
+            if left + frame_w > width or top + frame_h > height:
+                raise AmbiguousHeaderError(
+                    f"ambiguous GIF header: a {frame_w}x{frame_h} frame at ({left}, {top}) on a "
+                    f"{width}x{height} screen")
+            break
+        else:
+            break
+    return int(width), int(height)
 
 
 def _webp_size(data: bytes) -> tuple[int, int] | None:

@@ -164,3 +164,18 @@ def test_the_server_hands_checked_bytes_on_and_the_engine_decodes_once(
 
     assert not hasattr(server_inputs, "prepare_inputs")
     assert not hasattr(server_inputs, "decode_image_bytes")
+
+
+def test_a_gif_whose_frame_is_larger_than_its_screen_is_refused() -> None:
+    from PIL import Image
+    import io
+
+    buffer = io.BytesIO()
+    Image.new("P", (16, 8)).save(buffer, format="GIF")
+    plain = buffer.getvalue()
+    assert check_pixel_limit(plain, "ok.gif") == (16, 8)
+    descriptor = plain.index(b"\x2c\x00\x00\x00\x00")
+    crafted = bytearray(plain)
+    crafted[descriptor + 5:descriptor + 9] = struct.pack("<HH", 30000, 30000)
+    with pytest.raises(AmbiguousHeaderError, match="GIF"):
+        check_pixel_limit(bytes(crafted), "x.gif")
