@@ -234,3 +234,15 @@ def test_docs_blocks_md_lists_the_bounds_the_manifests_declare() -> None:
     spec.loader.exec_module(module)
     assert "| `depthgraph/label_visualization@v1` | `data_format` |" in module.bounds_table()
     assert module.main(["--check"]) == 0, "run: python tools/block_bounds.py --write"
+
+
+def test_a_cascade_pyramid_of_thousands_of_levels_is_refused() -> None:
+    """Item 2: scale_factor 1.00003 with min_size 8 tried to allocate 13.7 GB."""
+    spec = {"version": "1.0", "inputs": [{"type": "WorkflowImage", "name": "image"}],
+            "steps": [{"type": "depthgraph/opencv_cascade_detection@v1", "name": "c",
+                       "image": "$inputs.image", "scale_factor": 1.00003, "min_size": 8}],
+            "outputs": [{"type": "JsonField", "name": "p", "selector": "$steps.c.predictions"}]}
+    response = client().post("/workflows/validate", json=spec)
+    assert response.status_code == 400
+    assert [(e["step"], e["property"]) for e in response.json()["blocks_errors"]] == [
+        ("c", "scale_factor")]
