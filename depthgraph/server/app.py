@@ -303,7 +303,7 @@ def create_app(settings: ServerSettings | None = None, registry: Any = None) -> 
     @app.post("/workflows/run", dependencies=[Depends(require_key)])
     async def run(body: WorkflowRunRequest) -> Response:
         """Compile (cached by hash) and run a workflow; one output dict per batch element."""
-        from depthgraph.engine.serialization import ResponseBudget, serialize_outputs
+        from depthgraph.server.responses import response_body
 
         check_depth(body.specification, "specification")
         check_depth(body.inputs, "inputs")
@@ -319,13 +319,9 @@ def create_app(settings: ServerSettings | None = None, registry: Any = None) -> 
             if body.excluded_fields:
                 results = [{k: v for k, v in r.items() if k not in body.excluded_fields}
                            for r in results]
-            budget = ResponseBudget(settings.max_response_bytes)
-            outputs = serialize_outputs(results, include_points=body.include_points,
-                                        array_format=body.array_format, budget=budget)
-            del results, inputs
-            data = json.dumps({"outputs": outputs}, allow_nan=False, separators=(",", ":"))
-            budget.check_final(len(data))
-            return data.encode("utf-8")
+            array_format = body.array_format or settings.array_format
+            return response_body(results, include_points=body.include_points,
+                                 array_format=array_format, limit=settings.max_response_bytes)
 
         return Response(await in_worker(work), media_type="application/json")
 
