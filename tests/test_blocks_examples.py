@@ -154,7 +154,7 @@ def test_missing_weights_is_a_clear_step_error(tmp_path: Path, monkeypatch: pyte
     assert message.startswith("step 'depth' (")
     assert "WeightsNotFoundError: no weights for DA3-SMALL" in message
     assert str(tmp_path / "empty" / "DA3-SMALL" / "model.safetensors") in message
-    assert "huggingface-cli download depth-anything/DA3-SMALL" in message
+    assert "hf download depth-anything/DA3-SMALL" in message
     # ... in one line, not a traceback
     assert "\n" not in message and "Traceback" not in message
     assert error.to_dict()["blocks_errors"][0]["step"] == "depth"

@@ -33,7 +33,7 @@ def run(
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Ray actors running the workflow.", rich_help_panel="Scale-out")] = 1,
     num_cpus: Annotated[float, typer.Option("--num-cpus", min=0, help="CPUs per Ray actor.", rich_help_panel="Scale-out")] = 1.0,
     num_gpus: Annotated[float, typer.Option("--num-gpus", min=0, help="GPUs per Ray actor.", rich_help_panel="Scale-out")] = 0.0,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Ray engine: run again the images whose results exist (default: skip them).", rich_help_panel="Scale-out")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace result folders of an earlier run (default: stop before any work; the Ray engine skips the images whose results exist).")] = False,
     recursive: Recursive = False,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -68,5 +68,5 @@ def run(
             raise CLIError("no --image given; the workflow needs "
                            + ", ".join(f"'{n}'" for n in workflow.image_input_names))
         jobs = plan_jobs(workflow, image, recursive=recursive)
-        code = execute_jobs(workflow, jobs, params, output_dir, batch_size, verbose, quiet)
+        code = execute_jobs(workflow, jobs, params, output_dir, batch_size, verbose, quiet, overwrite)
     raise typer.Exit(code)
