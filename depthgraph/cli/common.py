@@ -64,21 +64,32 @@ class CLIError(Exception):
     """A failure the CLI reports as one line."""
 
 
-_python_showwarning = warnings.showwarning
-
-
-def _show_warning(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+@contextmanager
+def _warnings_as_lines() -> Iterator[None]:
     """depthgraph's own warnings (stand-in weights) as one yellow line; others as Python shows them."""
-    if category.__name__ == "StandInWeightsWarning":
-        err_console.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
-        return
-    _python_showwarning(message, category, filename, lineno, file, line)
+    previous = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+        if category.__name__ == "StandInWeightsWarning":
+            err_console.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
+            return
+        previous(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous
 
 
 @contextmanager
 def reported(verbose: bool) -> Iterator[None]:
     """Turn any exception into one red line (plus the traceback with --verbose) and exit 1."""
-    warnings.showwarning = _show_warning
+    with _warnings_as_lines():
+        yield from _reported(verbose)
+
+
+def _reported(verbose: bool) -> Iterator[None]:
     try:
         yield
     except typer.Exit:
