@@ -201,7 +201,7 @@ def export_scene(directory: str | Path, prediction, sources: list[Path], *,
     import shutil
 
     from depthgraph.blocks.depth_utils import colorize_depth, mark_no_data
-    from depthgraph.engine.values import WorkflowImageData
+    from depthgraph.engine.values import DepthMap, WorkflowImageData
     from depthgraph.output_writer import write_result
 
     root = Path(directory)
@@ -213,12 +213,12 @@ def export_scene(directory: str | Path, prediction, sources: list[Path], *,
     no_data: dict[str, float] = {}
     for name, src, view in zip(names, sources, prediction.views):
         shutil.copyfile(src, root / "images" / name)
-        depth = np.asarray(view.depth, dtype=np.float32)
+        depth = DepthMap(values=view.depth, parent_id=name)
         # views of another size than the reference have depth only where the network saw them
         # (the centre crop): the rest is NaN, drawn as a grey checkerboard, not as "farthest"
-        picture, missing = mark_no_data(colorize_depth(depth, colormap), depth)
+        picture, missing = mark_no_data(colorize_depth(depth.values, colormap), depth.values)
         if missing:
-            no_data[name] = round(missing / depth.size, 4)
+            no_data[name] = round(missing / depth.values.size, 4)
         result = {
             "depth": depth,
             "depth_color": WorkflowImageData(numpy_image=picture, parent_id=name),
@@ -226,7 +226,7 @@ def export_scene(directory: str | Path, prediction, sources: list[Path], *,
             "intrinsics": np.asarray(view.intrinsics, dtype=np.float32),
             "extrinsics": np.asarray(view.extrinsics, dtype=np.float32),
         }
-        write_result(result, root / "views" / Path(name).stem, {"depth": ["depth_map"]},
+        write_result(result, root / "views" / Path(name).stem,
                      extra={"source": str(src), "view": name})  # fmt: skip
         h, w = depth.shape
         cameras.append(Camera(name, view.intrinsics, view.extrinsics, h, w))

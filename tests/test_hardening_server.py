@@ -130,22 +130,26 @@ def test_arrays_are_nested_lists_by_default_compact_when_asked():
     with client() as c:
         as_list = c.post("/workflows/run", json=body)
         (out,) = as_list.json()["outputs"]
-        assert isinstance(out["depth"], list) and len(out["depth"]) == 30
-        np.testing.assert_allclose(np.asarray(out["depth"], dtype=np.float32), want, rtol=1e-6)
+        assert out["depth"]["type"] == "depth_map" and out["depth"]["unit"] == "relative"
+        values = out["depth"]["values"]  # nested lists by default, as Roboflow answers arrays
+        assert isinstance(values, list) and len(values) == 30
+        np.testing.assert_allclose(np.asarray(values, dtype=np.float32), want, rtol=1e-6)
+        np.testing.assert_allclose(array_from_json(out["depth"]), want, rtol=1e-6)
         compact = c.post("/workflows/run", json={**body, "array_format": "base64"})
         (packed,) = compact.json()["outputs"]
-        assert packed["depth"]["type"] == "numpy_array" and packed["depth"]["shape"] == [30, 40]
+        assert packed["depth"]["values"]["type"] == "numpy_array"
+        assert packed["depth"]["values"]["shape"] == [30, 40]
         np.testing.assert_array_equal(array_from_json(packed["depth"]), want)
         assert len(as_list.content) > 2 * len(compact.content)
         png = c.post("/workflows/run", json={**body, "array_format": "png16"}).json()
-        assert png["outputs"][0]["depth"]["type"] == "png16"
+        assert png["outputs"][0]["depth"]["values"]["type"] == "png16"
         np.testing.assert_allclose(array_from_json(png["outputs"][0]["depth"]), want, atol=2e-5)
         assert_error(c.post("/workflows/run", json={**body, "array_format": "xml"}), 422)
     with client(array_format="base64") as c:  # `depthgraph serve --array-format base64`
         (out,) = c.post("/workflows/run", json=body).json()["outputs"]
-        assert out["depth"]["type"] == "numpy_array"
+        assert out["depth"]["values"]["type"] == "numpy_array"
         (out,) = c.post("/workflows/run", json={**body, "array_format": "list"}).json()["outputs"]
-        assert isinstance(out["depth"], list)
+        assert isinstance(out["depth"]["values"], list)
 
 
 def test_response_size_is_bounded_before_it_is_built():

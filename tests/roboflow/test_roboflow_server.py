@@ -88,7 +88,9 @@ def test_inference_sdk_runs_a_mixed_workflow_on_roboflows_server(roboflow_server
     # Roboflow counted (property_definition) the faces depthgraph found and measured
     assert result["face_count"] == len(result["depths"]) >= 1
     assert all(isinstance(d, float) and d > 0 for d in result["depths"])
-    depth = np.asarray(result["depth"], dtype=np.float32)  # a depthgraph depth map: nested lists
+    # a depthgraph depth map: an object that says its unit, values as nested lists
+    assert result["depth"]["type"] == "depth_map" and result["depth"]["unit"] == "relative"
+    depth = np.asarray(result["depth"]["values"], dtype=np.float32)
     assert depth.ndim == 2 and np.isfinite(depth).all()
     assert np.asarray(result["intrinsics"]).shape == (3, 3)
     assert result["annotated"]  # Roboflow's boxes on depthgraph's colour map, base64 JPEG
@@ -109,7 +111,9 @@ def test_inference_sdk_reads_depthgraph_serve_as_it_reads_roboflow(recipe_weight
         normalized = np.asarray(result["normalized_depth"], dtype=np.float32)
         assert normalized.shape == photo.shape[:2]
         assert 0.0 <= normalized.min() and normalized.max() <= 1.0
-        assert np.asarray(result["depth"], dtype=np.float32).shape == photo.shape[:2]
+        depth = result["depth"]  # depthgraph's depth map says its unit; its values are lists
+        assert depth["type"] == "depth_map" and depth["unit"] == "relative"
+        assert np.asarray(depth["values"], dtype=np.float32).shape == photo.shape[:2]
         # compact arrays stay available, per request
         import base64
 
@@ -147,7 +151,7 @@ PIPELINE_SCRIPT = textwrap.dedent("""
     seen = []
 
     def on_prediction(result, frame):
-        depth = result["depth"]
+        depth = getattr(result["depth"], "values", result["depth"])  # a DepthMap in-process
         seen.append({"frame_id": frame.frame_id, "shape": list(depth.shape),
                      "frame_shape": list(frame.image.shape[:2]),
                      "fps": result["image"].video_metadata.fps,
