@@ -145,7 +145,7 @@ def test_video_option_on_a_photo_fails_at_once(fake_blocks, tmp_path):
 
 
 def test_first_batch_estimate_suggests_frames_for_long_runs():
-    from depthgraph.video.cli import first_batch_estimate
+    from depthgraph.cli.video import first_batch_estimate
 
     line = first_batch_estimate(1, 5.0, 135, None)
     assert "all 135 frames: about 11 min" in line and "--frames 0:30" in line
