@@ -116,7 +116,7 @@ def check_pixel_limit(data: bytes, source: str, max_pixels: Any = DEFAULT) -> tu
     if limit is None:
         return size
     if size is None and _looks_like_text(data):
-        raise ImageReadError(f"{source}: not a decodable image (it is a text file)")
+        raise ImageReadError(f"{source}: not a decodable image (text, not a {HEADER_FORMATS} file)")
     if size is None:
         raise ImageReadError(
             f"{source}: not a decodable image (not a {HEADER_FORMATS} file, the formats whose "

@@ -127,7 +127,7 @@ def test_a_text_file_is_named_once_and_called_a_text_file(fake_blocks, tmp_path)
     result = invoke("run", workflow, "-i", notes, "-o", tmp_path / "out")
     assert result.exit_code == 1
     (line,) = [ln for ln in result.output.splitlines() if ln.startswith("error:")]
-    assert line == f"error: {notes}: not a decodable image (it is a text file)"
+    assert line == f"error: {notes}: not a decodable image (text, not a PNG, JPEG, GIF, BMP, WebP, TIFF or PNM file)"
     assert "PIXELS" not in result.output
 
 
