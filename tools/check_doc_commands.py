@@ -152,7 +152,10 @@ class Scratch:
                                   capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             return False, f"still running after {timeout:.0f} s"
-        output = (done.stdout + done.stderr).strip().splitlines()
+        # the last line it printed (its summary; progress bars go to stderr)
+        output = (done.stdout.strip() or done.stderr.strip()).splitlines()
+        if done.returncode != 0 and done.stderr.strip():
+            output = done.stderr.strip().splitlines()
         tail = output[-1] if output else ""
         return done.returncode == 0, f"exit {done.returncode}: {tail[:200]}"
 
