@@ -50,6 +50,7 @@ class PoseAlignment:
     translation: np.ndarray  # (3,) float64
     inliers: tuple[int, ...] | None = None
     degenerate: bool = False
+    threshold: float | None = None  # the RANSAC inlier distance (network units), else None
 
     def to_network(self, points: np.ndarray) -> np.ndarray:
         """Caller-frame points (N, 3) -> the network's frame."""
@@ -72,6 +73,7 @@ class PoseAlignment:
             "translation": self.translation.tolist(),
             "inliers": list(self.inliers) if self.inliers is not None else None,
             "degenerate": self.degenerate,
+            "ransac_threshold": self.threshold,
         }
 
 
@@ -125,7 +127,7 @@ def _is_degenerate(g: np.ndarray, p: np.ndarray) -> bool:
     return int((d > RANK_EPS).sum()) < 2 or d[1] <= COLLINEAR_RATIO * d[0]
 
 
-def _ransac(g: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, tuple[int, ...]]:
+def _ransac(g: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, tuple[int, ...], float]:
     """The official RANSAC variant (spec 8.4)."""
     n_views = len(g)
     n = max(3, (n_views + 1) // 2)
@@ -148,13 +150,13 @@ def _ransac(g: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, float
         if best is None or count > best[0] or (count == best[0] and mean < best[1]):
             best = (count, mean, (r, t, s), np.nonzero(inl)[0])
     if best is None:
-        return r0, t0, s0, tuple(range(n_views))
+        return r0, t0, s0, tuple(range(n_views)), thr
     inliers = best[3]
     if len(inliers) >= 3:
         r, t, s, _ = umeyama(g[inliers], p[inliers])
-        return r, t, s, tuple(int(i) for i in inliers)
+        return r, t, s, tuple(int(i) for i in inliers), thr
     r, t, s = best[2]
-    return r, t, s, tuple(int(i) for i in inliers)
+    return r, t, s, tuple(int(i) for i in inliers), thr
 
 
 def align_poses(given: np.ndarray, predicted: np.ndarray) -> PoseAlignment:
@@ -178,7 +180,7 @@ def align_poses(given: np.ndarray, predicted: np.ndarray) -> PoseAlignment:
         r, t, s = _degenerate_fit(g, p, rg, rp)
         return PoseAlignment(s, r, t, None, True)
     if len(g) >= RANSAC_MIN_VIEWS:
-        r, t, s, inliers = _ransac(g, p)
-        return PoseAlignment(s, r, t, inliers)
+        r, t, s, inliers, thr = _ransac(g, p)
+        return PoseAlignment(s, r, t, inliers, threshold=thr)
     r, t, s, _ = umeyama(g, p)
     return PoseAlignment(s, r, t)
