@@ -49,7 +49,7 @@ def check_extrinsics(extrinsics: Any, num_views: int | None = None) -> np.ndarra
         if not np.isfinite(e[s]).all():
             raise CameraInputError(f"extrinsics of view {s}: contains NaN or infinite values")
         if e.shape[1] == 4 and not np.array_equal(e[s, 3], out[s, 3]):
-            raise CameraInputError(f"extrinsics of view {s}: last row must be (0, 0, 0, 1), got {tuple(e[s, 3])}")
+            raise CameraInputError(f"extrinsics of view {s}: last row must be (0, 0, 0, 1), got {e[s, 3].tolist()}")
         r = e[s, :3, :3]
         err = float(np.abs(r.T @ r - np.eye(3)).max())
         if err > ORTHONORMAL_TOL:
@@ -101,7 +101,17 @@ def check_cameras(extrinsics: Any, intrinsics: Any, num_views: int) -> tuple[np.
         raise CameraInputError(
             f"pose-conditioned inference needs at least two views with distinct camera centres, got {num_views}"
         )
-    return check_extrinsics(extrinsics, num_views), check_intrinsics(intrinsics, num_views)
+    e = check_extrinsics(extrinsics, num_views)
+    k = check_intrinsics(intrinsics, num_views)
+    g = camera_centres(e.astype(np.float32).astype(np.float64))
+    var = float(((g - g.mean(axis=0)) ** 2).sum(axis=1).mean())
+    if var <= 1e-12 * max(1.0, float(np.abs(g).max())) ** 2:
+        raise CameraInputError(
+            "pose-conditioned inference needs at least two views with distinct camera centres; "
+            f"all {num_views} cameras sit at one place ({g[0].round(6).tolist()}): a pure rotation "
+            "has no baseline to measure the scale from"
+        )
+    return e, k
 
 
 def processed_intrinsics(
