@@ -13,6 +13,14 @@ against the FLOP count at THAT rate (what the cross-view attention really costs)
 memory per view (target: linear in S, i.e. no (S N)^2 attention matrix).
 
     python benchmarks/bench_scene.py [--model small|base] [--views 1 2 4 8] [--runs 5] [--size 378x504]
+
+With ``--poses``: the cost of known cameras instead (da3-poses). For each S >= 2, interleaved
+round by round, one unposed network pass and one pose-conditioned pass over the same pixels,
+plus the pieces the posed path adds: the camera encoder alone and the numpy work around the
+network (intrinsics, normalisation, encoding, the similarity fit; RANSAC from S = 10).
+Printed: medians and the posed / unposed ratio, paired per round.
+
+    python benchmarks/bench_scene.py --poses [--model small|base] [--views 2 4 8 10] [--runs 5]
 """
 
 from __future__ import annotations
@@ -110,6 +118,84 @@ def timings(model: str, views: list[int], rounds: int, h: int, w: int) -> dict[i
     return times
 
 
+def _cameras(views: int):
+    """A made-up arc of world-to-camera matrices and intrinsics (pixels of a 480x640 image)."""
+    import numpy as np
+
+    out = []
+    for i in range(views):
+        a = np.radians(50 * i / max(1, views - 1))
+        r = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])  # camera-to-world
+        c = np.array([3 * np.sin(a), 0.05 * i, 3 - 3 * np.cos(a)])
+        e = np.eye(4)
+        e[:3, :3], e[:3, 3] = r.T, -r.T @ c
+        out.append(e)
+    k = np.array([[500.0, 0, 320], [0, 500, 240], [0, 0, 1]])
+    return np.stack(out), np.stack([k] * views)
+
+
+def pose_timings(model: str, views: list[int], rounds: int, h: int, w: int) -> dict:
+    """Interleaved per round: unposed pass, posed pass, camera encoder alone, numpy pose work alone."""
+    import torch
+
+    from depthgraph.models.depth_anything_v3.pose_alignment import align_poses
+    from depthgraph.models.depth_anything_v3.pose_conditioning import condition_on_cameras
+    from depthgraph.models.depth_anything_v3.pose_input import check_cameras
+
+    da3 = _model(model)
+    net = da3.network
+    inputs = {s: _pixels(s, h, w) for s in views}
+    times: dict = {(s, what): [] for s in views for what in ("plain", "posed", "encoder", "numpy")}
+
+    def numpy_work(s):
+        e, k = check_cameras(*_cameras(s), s)
+        cond = condition_on_cameras(e, k, [(480, 640)] * s, [(h, w)] * s, [(0, 0)] * s, (h, w))
+        return cond
+
+    with torch.inference_mode():
+        for r in range(rounds + 1):
+            for s in views:
+                cond = numpy_work(s)
+                enc = torch.from_numpy(cond.encoding)[None]
+                t = time.perf_counter()
+                net(inputs[s])
+                t_plain = time.perf_counter() - t
+                t = time.perf_counter()
+                out = net(inputs[s], None, "first", enc)
+                t_posed = time.perf_counter() - t
+                t = time.perf_counter()
+                net.cam_enc(enc)
+                t_enc = time.perf_counter() - t
+                t = time.perf_counter()
+                cond = numpy_work(s)
+                align_poses(cond.extrinsics, out.extrinsics[0].numpy())
+                t_np = time.perf_counter() - t
+                if r:
+                    for what, v in (("plain", t_plain), ("posed", t_posed), ("encoder", t_enc), ("numpy", t_np)):
+                        times[(s, what)].append(v)
+    return times
+
+
+def main_poses(args, h: int, w: int) -> None:
+    import torch
+
+    views = sorted(set(v for v in args.views if v >= 2)) or [2, 4, 8, 10]
+    print(f"DA3-{args.model}: cost of known cameras, one scene of S views at {h}x{w}, fp32, torch "
+          f"{torch.__version__}, {torch.get_num_threads()} threads; {args.runs} interleaved rounds, medians "
+          f"(ratio paired per round)", flush=True)  # fmt: skip
+    times = pose_timings(args.model, views, args.runs, h, w)
+    print()
+    print("| S | unposed pass (s) | posed pass (s) | posed / unposed | camera encoder (ms) | numpy: inputs, encoding, fit (ms) |")
+    print("|---|---|---|---|---|---|")
+    for s in views:
+        plain = statistics.median(times[(s, "plain")])
+        posed = statistics.median(times[(s, "posed")])
+        ratio = statistics.median(b / a for a, b in zip(times[(s, "plain")], times[(s, "posed")]))
+        enc = statistics.median(times[(s, "encoder")]) * 1e3
+        numpy_ms = statistics.median(times[(s, "numpy")]) * 1e3
+        print(f"| {s} | {plain:.2f} | {posed:.2f} | {ratio:.3f} | {enc:.2f} | {numpy_ms:.2f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="small", choices=["small", "base"])
@@ -117,8 +203,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="timed rounds")
     parser.add_argument("--size", default="378x504", help="network input HxW (504 px long side)")
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--poses", action="store_true", help="measure known cameras against the unposed pass")
     args = parser.parse_args()
     h, w = (int(v) for v in args.size.split("x"))
+    if args.poses:
+        main_poses(args, h, w)
+        return
     if args.child is not None:
         print(json.dumps(child_memory(args.model, args.child, h, w)))
         return
