@@ -14,13 +14,15 @@ import pytest
 from pose_helpers import FIXTURES, GRID, alignment_only, case_id, case_images, cases, check_maps, manifest, posed_run, reference, rel_err
 
 NETWORK_CASES = cases()
+#: the base case runs the larger network: marked slow, as in the other parity tests
+ALL = [pytest.param(c, id=case_id(c), marks=[pytest.mark.slow] if c["variant"] == "da3-base" else []) for c in NETWORK_CASES]
 
 
 def _checks(case: dict) -> dict:
     return manifest()["checks"][case["case"]]
 
 
-@pytest.mark.parametrize("case", NETWORK_CASES, ids=case_id)
+@pytest.mark.parametrize("case", ALL)
 def test_conditioning_inputs(case):
     """Processed intrinsics, normalised poses, pose encoding (spec 3-5)."""
     ref = reference(case["file"])
@@ -36,7 +38,7 @@ def test_conditioning_inputs(case):
     assert scene.reference_view == 0
 
 
-@pytest.mark.parametrize("case", NETWORK_CASES, ids=case_id)
+@pytest.mark.parametrize("case", ALL)
 def test_camera_tokens_decoder_and_fit(case):
     ref = reference(case["file"])
     scene, capture = posed_run(case["file"])
@@ -58,7 +60,7 @@ def test_camera_tokens_decoder_and_fit(case):
         assert a.inliers is None
 
 
-@pytest.mark.parametrize("case", NETWORK_CASES, ids=case_id)
+@pytest.mark.parametrize("case", ALL)
 def test_api_true_outputs(case):
     """align_to_input_scale=True: depth / s, the caller's extrinsics exactly, processed intrinsics."""
     ref = reference(case["file"])
@@ -73,7 +75,7 @@ def test_api_true_outputs(case):
     assert scene.aligned_to_input
 
 
-@pytest.mark.parametrize("case", NETWORK_CASES, ids=case_id)
+@pytest.mark.parametrize("case", ALL)
 def test_caller_cameras_in_the_network_frame(case):
     """The extrinsics align_to_input_scale=False returns, from the fit of the True run."""
     ref = reference(case["file"])
