@@ -108,3 +108,34 @@ def test_checkpoint_without_camera_encoder_loads_but_refuses_cameras(tmp_path):
     save_file(part, str(tmp_path / "part.safetensors"))
     with pytest.raises(WeightsError, match="cam_enc.trunk.2.attn.qkv.weight"):
         AutoModel.from_pretrained("da3-small", weights=tmp_path / "part.safetensors", device="cpu")
+
+
+def test_two_scenes_in_one_pass_and_view_order():
+    """B = 2 scenes with their own cameras reproduce their single runs; reordering views 1..S-1
+    permutes the outputs (view 0 defines the frame)."""
+    import torch
+
+    from depthgraph.models.depth_anything_v3.pose_conditioning import condition_on_cameras
+    from depthgraph.models.depth_anything_v3.preprocess import to_rgb_uint8
+    from depthgraph.models.depth_anything_v3.scene import prepare_views
+
+    model = tiny_model()
+    e, k = _cams()
+    rgbs = [to_rgb_uint8(v) for v in _views()]
+    pixels, geo = prepare_views(rgbs, model.process_res)
+    args = ([g.input_hw for g in geo], [g.resized_hw for g in geo], [g.crop_offset for g in geo], pixels.shape[-2:])
+    enc_a = condition_on_cameras(e, k, *args).encoding
+    e_b = e.copy()
+    e_b[:, :3, 3] *= 2.0
+    e_b[1:, :3, 3] += 0.3
+    enc_b = condition_on_cameras(e_b, k, *args).encoding
+    both = model.forward_pixels(torch.from_numpy(np.stack([pixels, pixels])), pose_encoding=torch.from_numpy(np.stack([enc_a, enc_b])))
+    for i, enc in enumerate((enc_a, enc_b)):
+        one = model.forward_pixels(torch.from_numpy(pixels)[None], pose_encoding=torch.from_numpy(enc)[None])
+        np.testing.assert_allclose(both.depth[i].numpy(), one.depth[0].numpy(), rtol=1e-4)
+        np.testing.assert_allclose(both.extrinsics[i].numpy(), one.extrinsics[0].numpy(), atol=1e-5)
+    assert not np.allclose(both.extrinsics[0].numpy(), both.extrinsics[1].numpy(), atol=1e-3)  # the cameras matter
+    order = [0, 2, 1]
+    a = model.predict_scene(_views(), e, k).network_outputs()
+    b = model.predict_scene([_views()[i] for i in order], e[order], k[order]).network_outputs()
+    np.testing.assert_allclose(b["depth"], a["depth"][order], rtol=1e-4)
