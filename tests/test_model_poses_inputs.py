@@ -160,3 +160,16 @@ def test_consistent_sets_give_the_true_similarity(n):
     assert not a.degenerate and a.scale == pytest.approx(2.5, rel=1e-5)
     np.testing.assert_allclose(a.rotation, r, atol=1e-5)
     assert (a.inliers is not None) == (n >= 10)
+
+
+def test_the_fit_refuses_coincident_centres_either_side():
+    from depthgraph.models.depth_anything_v3.pose_alignment import PoseAlignmentError
+
+    given = arc(3)
+    same = np.stack([w2c(rot((0, 1, 0), a), (1.0, 2.0, 3.0)) for a in (0, 20, 40)])
+    with pytest.raises(PoseAlignmentError, match="given centres coincide"):
+        align_poses(same, given[:, :3])
+    with pytest.raises(PoseAlignmentError, match="network predicted one camera centre"):
+        align_poses(given, same[:, :3])
+    with pytest.raises(PoseAlignmentError, match="at least two views"):
+        align_poses(given[:1], given[:1, :3])

@@ -112,12 +112,18 @@ def _degenerate_fit(g: np.ndarray, p: np.ndarray, rg: np.ndarray, rp: np.ndarray
     return r, p_bar - s * r @ g_bar, s
 
 
-def _coincident(g: np.ndarray, p: np.ndarray) -> bool:
+def _unfittable(g: np.ndarray, p: np.ndarray) -> str | None:
+    """Why no similarity can be fitted (spec 8.6), or None."""
+    if len(g) < 2:
+        return f"pose-conditioned inference needs at least two views with distinct camera centres, got {len(g)}"
     gc = g - g.mean(axis=0)
     var = float((gc**2).sum(axis=1).mean())
-    scale = max(1.0, float(np.abs(g).max()))
+    if var <= 1e-12 * max(1.0, float(np.abs(g).max())) ** 2:
+        return "pose-conditioned inference needs at least two views with distinct camera centres; the given centres coincide"
     d1 = np.linalg.svd((p - p.mean(axis=0)).T @ gc / len(g), compute_uv=False)[0]
-    return var <= 1e-12 * scale**2 or d1 == 0.0
+    if d1 == 0.0:
+        return "the network predicted one camera centre for every view, so no scale can be fitted to the given cameras"
+    return None
 
 
 def _is_degenerate(g: np.ndarray, p: np.ndarray) -> bool:
@@ -169,11 +175,9 @@ def align_poses(given: np.ndarray, predicted: np.ndarray) -> PoseAlignment:
     predicted = np.asarray(predicted, np.float32).astype(np.float64)
     g = camera_centres(given)
     p = camera_centres(predicted)
-    if len(g) < 2 or _coincident(g, p):
-        raise PoseAlignmentError(
-            "pose-conditioned inference needs at least two views with distinct camera centres "
-            f"(got {len(g)} view(s) whose centres coincide or cannot be told apart)"
-        )
+    why = _unfittable(g, p)
+    if why is not None:
+        raise PoseAlignmentError(why)
     if _is_degenerate(g, p):
         rg = np.swapaxes(given[:, :3, :3], 1, 2)
         rp = np.swapaxes(predicted[:, :3, :3], 1, 2)
