@@ -120,8 +120,10 @@ def _unfittable(g: np.ndarray, p: np.ndarray) -> str | None:
     var = float((gc**2).sum(axis=1).mean())
     if var <= 1e-12 * max(1.0, float(np.abs(g).max())) ** 2:
         return "pose-conditioned inference needs at least two views with distinct camera centres; the given centres coincide"
-    d1 = np.linalg.svd((p - p.mean(axis=0)).T @ gc / len(g), compute_uv=False)[0]
-    if d1 == 0.0:
+    pc = p - p.mean(axis=0)
+    var_p = float((pc**2).sum(axis=1).mean())
+    d1 = np.linalg.svd(pc.T @ gc / len(g), compute_uv=False)[0]
+    if d1 == 0.0 or var_p <= 1e-12 * max(1.0, float(np.abs(p).max())) ** 2:
         return "the network predicted one camera centre for every view, so no scale can be fitted to the given cameras"
     return None
 
