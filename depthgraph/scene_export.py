@@ -224,7 +224,8 @@ def export_scene(directory: str | Path, prediction, sources: list[Path], *,
     cameras = []
     for name, src, view in zip(names, sources, prediction.views):
         shutil.copyfile(src, root / "images" / name)
-        depth = DepthMap(values=view.depth, parent_id=name)
+        depth = DepthMap(values=view.depth, unit=getattr(prediction, "unit", "relative"),
+                         source=getattr(prediction, "depth_source", ""), parent_id=name)  # fmt: skip
         result = {
             "depth": depth,
             "depth_color": WorkflowImageData(numpy_image=colorize_depth(depth.values, colormap), parent_id=name),

@@ -67,6 +67,8 @@ def test_corridor_in_the_callers_frame_and_unit(tmp_path):
     pts_m, pts_cm = _points(out_m / "scene.ply"), _points(out_cm / "scene.ply")
     assert len(pts_m) == len(pts_cm) > 0
     np.testing.assert_allclose(pts_cm, 100 * pts_m, rtol=1e-3, atol=1e-3 * np.abs(pts_cm).max())
+    assert '"unit": "m"' in (out_m / "views" / "view_0" / "results.json").read_text()
+    assert '"unit": "cm"' in (out_cm / "views" / "view_0" / "results.json").read_text()
     d_m = np.load(out_m / "views" / "view_0" / "depth.npy")
     d_cm = np.load(out_cm / "views" / "view_0" / "depth.npy")
     np.testing.assert_allclose(d_cm, 100 * d_m, rtol=1e-3)

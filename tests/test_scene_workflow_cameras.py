@@ -56,6 +56,7 @@ def test_known_cameras_through_the_workflow(tiny_in_cache):
     for s, r in enumerate(results):
         np.testing.assert_array_equal(r["extrinsics"], e[s, :3].astype(np.float32))
         np.testing.assert_allclose(np.asarray(r["depth"]), expected.views[s].depth, rtol=1e-6)
+        assert r["depth"].unit == "m" and r["depth"].source == "aligned to given cameras"
     np.testing.assert_allclose(results[0]["cloud"].points, expected.point_cloud().points, atol=1e-5)
     summary = serialize_outputs(results)[0]["scene"]
     assert summary["depth_unit"] == "m" and summary["frame"] == "given cameras"

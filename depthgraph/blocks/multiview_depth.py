@@ -114,7 +114,8 @@ class MultiViewDepthBlock(WorkflowBlock):
         scene = SceneValue(prediction, [image.parent_id for image in views], model_version)
         results = []
         for s, (image, view) in enumerate(zip(views, prediction.views)):
-            depth = DepthMap(values=view.depth, parent_id=image.parent_id)
+            depth = DepthMap(values=view.depth, unit=prediction.unit, source=prediction.depth_source,
+                             parent_id=image.parent_id)  # fmt: skip
             results.append({
                 "image": image.derive(colorize_depth(depth.values, colormap), suffix="depth"),
                 "depth": depth,

@@ -224,6 +224,13 @@ class ScenePrediction:
     def __len__(self) -> int:
         return len(self.views)
 
+    @property
+    def depth_source(self) -> str:
+        """Where the depth's scale came from (``DepthMap.source``): empty for relative depth."""
+        if self.pose_alignment is None or not self.aligned_to_input:
+            return ""
+        return "aligned to given cameras" + ("" if self.unit != "relative" else " (their unit was not given)")
+
     def network_outputs(self) -> dict[str, np.ndarray]:
         """Copies of the raw outputs at the network resolution, input view order."""
         return {
