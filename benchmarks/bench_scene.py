@@ -145,7 +145,8 @@ def pose_timings(model: str, views: list[int], rounds: int, h: int, w: int) -> d
     da3 = _model(model)
     net = da3.network
     inputs = {s: _pixels(s, h, w) for s in views}
-    times: dict = {(s, what): [] for s in views for what in ("plain", "posed", "encoder", "numpy")}
+    whats = ("plain", "posed", "encoder", "numpy", "plain_cpu", "posed_cpu")
+    times: dict = {(s, what): [] for s in views for what in whats}
 
     def numpy_work(s):
         e, k = check_cameras(*_cameras(s), s)
@@ -157,12 +158,12 @@ def pose_timings(model: str, views: list[int], rounds: int, h: int, w: int) -> d
             for s in views:
                 cond = numpy_work(s)
                 enc = torch.from_numpy(cond.encoding)[None]
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 net(inputs[s])
-                t_plain = time.perf_counter() - t
-                t = time.perf_counter()
+                t_plain, c_plain = time.perf_counter() - t, time.process_time() - c
+                t, c = time.perf_counter(), time.process_time()
                 out = net(inputs[s], None, "first", enc)
-                t_posed = time.perf_counter() - t
+                t_posed, c_posed = time.perf_counter() - t, time.process_time() - c
                 t = time.perf_counter()
                 net.cam_enc(enc)
                 t_enc = time.perf_counter() - t
@@ -171,7 +172,8 @@ def pose_timings(model: str, views: list[int], rounds: int, h: int, w: int) -> d
                 align_poses(cond.extrinsics, out.extrinsics[0].numpy())
                 t_np = time.perf_counter() - t
                 if r:
-                    for what, v in (("plain", t_plain), ("posed", t_posed), ("encoder", t_enc), ("numpy", t_np)):
+                    for what, v in (("plain", t_plain), ("posed", t_posed), ("encoder", t_enc), ("numpy", t_np),
+                                    ("plain_cpu", c_plain), ("posed_cpu", c_posed)):
                         times[(s, what)].append(v)
     return times
 
@@ -185,15 +187,21 @@ def main_poses(args, h: int, w: int) -> None:
           f"(ratio paired per round)", flush=True)  # fmt: skip
     times = pose_timings(args.model, views, args.runs, h, w)
     print()
-    print("| S | unposed pass (s) | posed pass (s) | posed / unposed | camera encoder (ms) | numpy: inputs, encoding, fit (ms) |")
-    print("|---|---|---|---|---|---|")
+    print("| S | unposed pass (s) | posed pass (s) | posed / unposed | CPU s unposed | CPU s posed | CPU posed / unposed "
+          "| camera encoder (ms) | numpy: inputs, encoding, fit (ms) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+
+    def ratio(a, b):
+        return statistics.median(y / x for x, y in zip(times[(s, a)], times[(s, b)]))
+
     for s in views:
-        plain = statistics.median(times[(s, "plain")])
-        posed = statistics.median(times[(s, "posed")])
-        ratio = statistics.median(b / a for a, b in zip(times[(s, "plain")], times[(s, "posed")]))
-        enc = statistics.median(times[(s, "encoder")]) * 1e3
-        numpy_ms = statistics.median(times[(s, "numpy")]) * 1e3
-        print(f"| {s} | {plain:.2f} | {posed:.2f} | {ratio:.3f} | {enc:.2f} | {numpy_ms:.2f} |")
+        med = {w: statistics.median(times[(s, w)]) for w in whats}
+        print(f"| {s} | {med['plain']:.2f} | {med['posed']:.2f} | {ratio('plain', 'posed'):.3f} | {med['plain_cpu']:.2f} "
+              f"| {med['posed_cpu']:.2f} | {ratio('plain_cpu', 'posed_cpu'):.3f} | {med['encoder'] * 1e3:.2f} "
+              f"| {med['numpy'] * 1e3:.2f} |")
+    print()
+    print("CPU s = process CPU time of the pass (all threads), steadier than wall time on a shared machine; "
+          "load average at the end: " + " ".join(f"{v:.1f}" for v in os.getloadavg()))
 
 
 def main() -> None:
