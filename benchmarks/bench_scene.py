@@ -134,6 +134,9 @@ def _cameras(views: int):
     return np.stack(out), np.stack([k] * views)
 
 
+POSE_TIMES = ("plain", "posed", "encoder", "numpy", "plain_cpu", "posed_cpu")
+
+
 def pose_timings(model: str, views: list[int], rounds: int, h: int, w: int) -> dict:
     """Interleaved per round: unposed pass, posed pass, camera encoder alone, numpy pose work alone."""
     import torch
@@ -145,8 +148,7 @@ def pose_timings(model: str, views: list[int], rounds: int, h: int, w: int) -> d
     da3 = _model(model)
     net = da3.network
     inputs = {s: _pixels(s, h, w) for s in views}
-    whats = ("plain", "posed", "encoder", "numpy", "plain_cpu", "posed_cpu")
-    times: dict = {(s, what): [] for s in views for what in whats}
+    times: dict = {(s, what): [] for s in views for what in POSE_TIMES}
 
     def numpy_work(s):
         e, k = check_cameras(*_cameras(s), s)
@@ -195,7 +197,7 @@ def main_poses(args, h: int, w: int) -> None:
         return statistics.median(y / x for x, y in zip(times[(s, a)], times[(s, b)]))
 
     for s in views:
-        med = {w: statistics.median(times[(s, w)]) for w in whats}
+        med = {w: statistics.median(times[(s, w)]) for w in POSE_TIMES}
         print(f"| {s} | {med['plain']:.2f} | {med['posed']:.2f} | {ratio('plain', 'posed'):.3f} | {med['plain_cpu']:.2f} "
               f"| {med['posed_cpu']:.2f} | {ratio('plain_cpu', 'posed_cpu'):.3f} | {med['encoder'] * 1e3:.2f} "
               f"| {med['numpy'] * 1e3:.2f} |")

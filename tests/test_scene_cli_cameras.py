@@ -44,6 +44,7 @@ def test_corridor_in_the_callers_frame_and_unit(tmp_path):
     summary = json.loads((out_m / "scene.json").read_text())
     assert summary["depth_unit"] == "m" and summary["frame"] == "given cameras"
     assert summary["reference_view"] == 0 and summary["pose_alignment"]["scale"] > 0
+    assert summary["pose_alignment"]["degenerate"] is False  # the trajectory is not a line
     given = {Path(c.name).name: c for c in read_transforms_json(EXAMPLE / "transforms.json")}
     # the exported cameras are the caller's (float32), in both formats
     for cam in read_colmap(out_m / "colmap"):

@@ -1,8 +1,9 @@
 """Render the `corridor/` example: 4 small views of a made-up room along a metric trajectory.
 
 A floor, two side walls and a back wall (textured so that every view has detail), rendered by ray
-casting from 4 cameras that walk forward and slightly right, 0.4 m apart, turning 5 degrees each
-step. The cameras go into `corridor/transforms.json` (Nerfstudio conventions: camera-to-world,
+casting from 4 cameras that walk forward 0.4 m per step along a gentle curve to the right (eye
+height 1.6 m, bobbing 3 cm), turning 5 degrees each step: not on one line, so the fit of the
+camera centres is fully determined. The cameras go into `corridor/transforms.json` (Nerfstudio conventions: camera-to-world,
 OpenGL camera axes, metres). Run from the repository root:
 
     python examples/scenes/make_corridor.py
@@ -60,7 +61,7 @@ def trajectory(n: int = 4) -> list[np.ndarray]:
         r = np.array([[math.cos(yaw), 0, math.sin(yaw)], [0, 1, 0], [-math.sin(yaw), 0, math.cos(yaw)]])
         c2w = np.eye(4)
         c2w[:3, :3] = r
-        c2w[:3, 3] = (0.1 * i, 1.6, -0.4 * i)  # forward is -z
+        c2w[:3, 3] = (0.05 * i * i, 1.6 + 0.03 * (i % 2), -0.4 * i)  # forward is -z; a curve, not a line
         out.append(c2w)
     return out
 
