@@ -43,6 +43,8 @@ _COLMAP_ALL = {
     8: ("SIMPLE_RADIAL_FISHEYE", 4), 9: ("RADIAL_FISHEYE", 5), 10: ("THIN_PRISM_FISHEYE", 12),
 }  # fmt: skip
 FLIP_YZ = np.diag([1.0, -1.0, -1.0, 1.0])
+#: Largest camera file read (COLMAP's images.bin holds every 2D point; 1 GiB is a big model)
+MAX_FILE_BYTES = 1 << 30
 
 
 class CameraImportError(ValueError):
@@ -124,8 +126,26 @@ def _pose(q, t, where: str) -> np.ndarray:
 # --- COLMAP --------------------------------------------------------------------------------------
 
 
+def _read_bytes(path: Path) -> bytes:
+    """A camera file's bytes; unreadable or oversized files give an error naming the file."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise CameraImportError(f"{path}: {size} bytes is larger than the {MAX_FILE_BYTES} bytes a camera file may have")
+        return path.read_bytes()
+    except OSError as exc:
+        raise CameraImportError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return _read_bytes(path).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CameraImportError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
 def _data_lines(path: Path):
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(_read_text(path).splitlines(), start=1):
         if line.strip() and not line.lstrip().startswith("#"):
             yield number, line
 
@@ -172,13 +192,13 @@ def _read_images_txt(path: Path) -> list[tuple[str, np.ndarray, int, str]]:
 
 
 def _numbered_all(path: Path):
-    yield from enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+    yield from enumerate(_read_text(path).splitlines(), start=1)
 
 
 class _Reader:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.data = path.read_bytes()
+        self.data = _read_bytes(path)
         self.pos = 0
 
     def take(self, fmt: str):
@@ -285,8 +305,8 @@ def read_transforms_json(path: str | Path) -> list[ImportedCamera]:
     """The frames of a Nerfstudio / Instant-NGP / NeRF ``transforms.json`` in our conventions."""
     path = Path(path)
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        doc = json.loads(_read_text(path))
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise CameraImportError(f"{path}: cannot read it as JSON ({exc})") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("frames"), list) or not doc["frames"]:
         raise CameraImportError(f"{path}: expected an object with a non-empty 'frames' list")

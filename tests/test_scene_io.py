@@ -150,3 +150,16 @@ def test_errors_name_the_file_and_entry(tmp_path):
         (tmp_path / name).unlink()
     with pytest.raises(CameraImportError, match="file ends early"):
         read_colmap(tmp_path)
+
+
+def test_unreadable_camera_files_are_clear_errors(tmp_path):
+    (tmp_path / "t.json").write_bytes(b"\xff\xfe{}")
+    with pytest.raises(CameraImportError, match="not UTF-8"):
+        read_transforms_json(tmp_path / "t.json")
+    (tmp_path / "t.json").write_text("[" * 100000 + "]" * 100000)
+    with pytest.raises(CameraImportError, match="cannot read it as JSON|expected an object"):
+        read_transforms_json(tmp_path / "t.json")
+    (tmp_path / "cameras.txt").write_bytes(b"1 PINHOLE 10 10 5 5 5 5\n\x80")
+    (tmp_path / "images.txt").write_text("")
+    with pytest.raises(CameraImportError, match="cameras.txt: not UTF-8"):
+        read_colmap(tmp_path)
