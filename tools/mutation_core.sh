@@ -1,11 +1,22 @@
 #!/bin/sh
 # Mutation testing of depthgraph's core (not part of CI; see docs/testing.md).
-# Mutates the functions listed below (engine kind/cycle/batch logic, the blocks' numeric helpers,
-# image and model preprocessing), runs the tests of setup.cfg's [mutmut] selection against each
-# mutant, and prints the survivors. About 20 minutes on 2 busy cores; results stay in mutants/.
+# Mutates the functions listed below (engine kind/cycle/batch logic, every block module, the
+# writers and encoders, image and model preprocessing), runs the tests of setup.cfg's [mutmut]
+# selection that cover each mutant, and prints the survivors. Results stay in mutants/.
 # Usage, from the repository root:  sh tools/mutation_core.sh   (extra args go to `mutmut run`)
+#   MUTATE='depthgraph.engine.encoders.* depthgraph.output_writer.*' sh tools/mutation_core.sh
+#   mutates only the functions MUTATE names (space-separated mutmut names or patterns)
 set -e
 MUTMUT="${MUTMUT:-.venv/bin/mutmut}"
+if [ -n "${MUTATE:-}" ]; then
+  set -f  # the patterns are mutmut's, not the shell's
+  # shellcheck disable=SC2086
+  set -- "$@" $MUTATE
+  set +f
+  nice -n 10 "$MUTMUT" run --max-children "${MUTMUT_CHILDREN:-2}" "$@"
+  "$MUTMUT" results
+  exit 0
+fi
 nice -n 10 "$MUTMUT" run --max-children "${MUTMUT_CHILDREN:-2}" "$@" \
   'depthgraph.engine.kinds.x_kinds_match*' \
   'depthgraph.engine.compiler.x__source_kinds*' \
@@ -31,5 +42,10 @@ nice -n 10 "$MUTMUT" run --max-children "${MUTMUT_CHILDREN:-2}" "$@" \
   'depthgraph.models.depth_anything_v3.preprocess.x_nearest_multiple*' \
   'depthgraph.models.depth_anything_v3.preprocess.x_processed_size*' \
   'depthgraph.models.depth_anything_v3.preprocess.x_resize_for_network*' \
-  'depthgraph.image_decoding.x__to_uint8*'
+  'depthgraph.image_decoding.x__to_uint8*' \
+  'depthgraph.engine.encoders.*' \
+  'depthgraph.blocks.*' \
+  'depthgraph.output_writer.*' \
+  'depthgraph.batch.folders.*' \
+  'depthgraph.video.sinks.*'
 "$MUTMUT" results
