@@ -5,6 +5,8 @@
 // literal part into one form control: enum -> select, number/integer -> number field with
 // min/max, boolean -> checkbox, string -> text, anything else -> JSON text.
 
+import { el } from "./dom.js";
+
 const SELECTOR_RE = /^\$(inputs\.[A-Za-z_][A-Za-z0-9_\-]*|steps\.[A-Za-z_][A-Za-z0-9_\-]*\.([A-Za-z_*][A-Za-z0-9_\-]*))$/;
 
 export function isSelector(value) {
@@ -66,17 +68,7 @@ function literalType(info) {
   return "json";
 }
 
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === "text") node.textContent = v;
-    else node.setAttribute(k, v === true ? "" : v);
-  }
-  for (const c of children) if (c) node.append(c);
-  return node;
-}
-export { el };
+
 
 /**
  * One form field for property ``name``.
