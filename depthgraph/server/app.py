@@ -40,6 +40,8 @@ from depthgraph.server.editor import router as editor_router
 from depthgraph.server.errors import ServerError, combined_error_body, error_body
 from depthgraph.server.inputs import prepare_inputs
 from depthgraph.server.limits import BodySizeLimit
+from depthgraph.server.progress import router as progress_router
+from depthgraph.server.progress import step_reporter
 from depthgraph.server.settings import ServerSettings
 from depthgraph.server.workers import InferenceSlots, RequestExpired, SlotsFull
 
@@ -161,6 +163,9 @@ def create_app(settings: ServerSettings | None = None, registry: Any = None) -> 
                                            "it too; start the server with --public-docs to "
                                            "serve it openly)", "Unauthorized"), 401)
         return await call_next(request)
+
+    # step progress of a run, as Server-Sent Events (depthgraph.server.progress)
+    app.include_router(progress_router, dependencies=[Depends(require_key)])
 
     # --- error handlers --------------------------------------------------------------------------
 
@@ -301,7 +306,7 @@ def create_app(settings: ServerSettings | None = None, registry: Any = None) -> 
                               "specification.steps")
 
     @app.post("/workflows/run", dependencies=[Depends(require_key)])
-    async def run(body: WorkflowRunRequest) -> Response:
+    async def run(body: WorkflowRunRequest, on_step: Any = Depends(step_reporter)) -> Response:
         """Compile (cached by hash) and run a workflow; one output dict per batch element."""
         from depthgraph.engine.serialization import ResponseBudget, serialize_outputs
 
@@ -315,7 +320,7 @@ def create_app(settings: ServerSettings | None = None, registry: Any = None) -> 
             workflow = app.state.cache.get_or_compile(body.specification)
             inputs = prepare_inputs(workflow, body.inputs, settings)
             with writing_under(settings.output_root if settings.allow_sinks else None):
-                results = workflow.run_inputs(inputs, timeout=seconds_left)
+                results = workflow.run_inputs(inputs, timeout=seconds_left, on_step=on_step)
             if body.excluded_fields:
                 results = [{k: v for k, v in r.items() if k not in body.excluded_fields}
                            for r in results]
