@@ -9,7 +9,8 @@
 //
 // JS API (window.depthgraphEditor): ready (a promise), load(definition), definition(),
 // validate() -> promise of the server's errors ([] when valid), run(inputs) -> promise of the
-// outputs list of /workflows/run, plus undo(), redo(), layout() and positions() for tools. Every
+// outputs list of /workflows/run, plus undo(), redo(), layout(), positions() and view() (zoom,
+// pan, selected nodes) for tools. Every
 // method waits for the editor to be ready by itself (it returns a promise).
 
 import { $, el, status, tid } from "./dom.js";
@@ -17,16 +18,17 @@ import { loadBlocks } from "./blocks.js";
 import { copySelection, paste } from "./clipboard.js";
 import { buildGraph, exportDefinition, nodes, positions, refreshLabels, uniqueName } from "./graph.js";
 import { canRedo, canUndo, commit, layout, load, redo, restoreWork, scheduleCommit, undo } from "./history.js";
-import { decorate, decorateAll } from "./nodeview.js";
+import { bindMinimap, scheduleMinimap } from "./minimap.js";
+import { clearReachable, decorate, decorateAll, markReachable } from "./nodeview.js";
 import { renderPalette } from "./palette.js";
 import { renderProperties, syncSelection } from "./properties.js";
 import { hideQuickAdd, openQuickAdd } from "./quickadd.js";
-import { renderRunInputs, run } from "./runpanel.js";
+import { renderRunInputs, restoreRunImages, run, showResults, updateRunButton } from "./runpanel.js";
 import { api } from "./server.js";
 import { NAME_RE, NODE_WIDTH, S, on } from "./state.js";
-import { scheduleValidate, validate } from "./validation.js";
-import { zoomToFit } from "./viewport.js";
-import { checkConnection, onPointerUp, onPortDown } from "./wiring.js";
+import { allErrors, renderErrors, scheduleValidate, validate } from "./validation.js";
+import { toGraph, zoomToFit } from "./viewport.js";
+import { checkConnection, onPointerUp, onPortDown, verdict } from "./wiring.js";
 
 const B = window.BaklavaJS;
 const TOKEN = Symbol("depthgraph");
@@ -37,27 +39,86 @@ function updateButtons() {
   tid("redo").disabled = !canRedo();
 }
 
-on("changed", () => {
+on("changed", ({ definitionChanged }) => {
   tid("empty-hint").hidden = nodes().length > 0;
+  if (definitionChanged && S.runErrors.length) {  // the run's errors were about the old definition
+    S.runErrors = [];
+    tid("run-error").textContent = "";
+    renderErrors();
+  }
   refreshLabels();
   renderProperties();
   renderRunInputs();
   scheduleValidate();
   updateButtons();
+  updateRunButton();
+  showLoaded();
+  decorateAll();
+  scheduleMinimap();
 });
-on("errors", () => { decorateAll(); renderProperties(); });
+on("errors", () => { decorateAll(); renderProperties(); updateRunButton(); scheduleMinimap(); });
+on("run-state", () => { decorateAll(); scheduleMinimap(); });
 on("selection", renderProperties);
 on("pointerup", syncSelection);
-on("fit", zoomToFit);
-on("refused", (reason) => status(reason));
+on("fit", fitReadable);
+on("refused", showRefusal);
+on("wire-start", (origin) => markReachable(origin, verdict));
+on("wire-end", clearReachable);
+on("results-shown", () => setTimeout(fitReadable, 0));  // the graph's width changed: keep it all in view
 on("wire-dropped", (intf, x, y) => openQuickAdd(x, y, intf));
+
+/** The refused wire's reason, at the pointer (and in the status line). */
+function showRefusal(reason, clientX, clientY) {
+  status(reason);
+  const tip = tid("refusal");
+  const box = tid("canvas").getBoundingClientRect();
+  tip.textContent = `✗ ${reason}`;
+  tip.style.left = `${Math.max(4, Math.min(clientX - box.left + 12, box.width - 370))}px`;
+  tip.style.top = `${Math.max(4, Math.min(clientY - box.top + 14, box.height - 60))}px`;
+  tip.hidden = false;
+  clearTimeout(showRefusal.timer);
+  showRefusal.timer = setTimeout(() => { tip.hidden = true; }, 6000);
+}
+
+/** Zoom to fit, but never so far out that node text is unreadable (the minimap shows the rest). */
+const MIN_FIT_SCALE = 0.7;
+function fitReadable() {
+  zoomToFit();
+  const g = S.graph;
+  if (nodes().length && g.scaling < MIN_FIT_SCALE) {
+    const left = Math.min(...nodes().map((n) => n.position.x)), top = Math.min(...nodes().map((n) => n.position.y));
+    g.scaling = MIN_FIT_SCALE;
+    g.panning = { x: -left + 30, y: -top + 40 };
+  }
+  scheduleMinimap();
+}
+
+/** Wheel zoom around the pointer, about 15 % per notch (Baklava's own step is ~3 %). */
+function onWheel(ev) {
+  if (ev.target.closest(".dg-suggestions, .dg-results-panel, .dg-minimap")) return;
+  ev.preventDefault();
+  ev.stopPropagation();
+  const g = S.graph;
+  const notches = Math.max(-4, Math.min(4, ev.deltaY / (ev.deltaMode === 1 ? 3 : 100)));
+  const next = Math.min(2.5, Math.max(0.15, g.scaling * Math.pow(1.15, -notches)));
+  const at = toGraph(ev.clientX, ev.clientY);
+  const rect = $("#dg-baklava").getBoundingClientRect();
+  g.scaling = next;
+  g.panning = { x: (ev.clientX - rect.left) / next - at.x, y: (ev.clientY - rect.top) / next - at.y };
+  scheduleMinimap();
+}
+
+function selectAll() {
+  S.graph.selectedNodes = [...nodes()];
+  syncSelection();
+}
 
 function onKeyDown(ev) {
   const inField = ev.target && ev.target.closest && ev.target.closest("input, textarea, select, dialog");
   if (ev.key === "Escape") hideQuickAdd();
   if (inField || !(ev.ctrlKey || ev.metaKey)) return;
   const k = ev.key.toLowerCase();
-  const act = { z: ev.shiftKey ? redo : undo, y: redo, c: copySelection, v: paste }[k];
+  const act = { z: ev.shiftKey ? redo : undo, y: redo, c: copySelection, v: paste, a: selectAll }[k];
   if (!act) return;
   ev.preventDefault();
   ev.stopPropagation();
@@ -78,20 +139,44 @@ function importText(text) {
   load(def);
 }
 
+const examples = new Map();  // name -> {title, description}
+let loaded = null;            // {name, title, snapshot index} of the example loaded last
+
 async function loadExamples() {
   const menu = tid("examples-menu");
   try {
     const r = await api("editor/examples");
-    for (const e of (r.data && r.data.examples) || []) menu.append(el("option", { value: e.name, text: e.name }));
+    for (const e of (r.data && r.data.examples) || []) {
+      examples.set(e.name, e);
+      menu.append(el("option", { value: e.name, title: e.description || e.name, text: e.title || e.name }));
+    }
     if (!r.data?.examples?.length) menu.append(el("option", { value: "", text: "(no examples folder found)", disabled: true }));
   } catch (e) { status(`examples: ${e.message}`); }
   menu.addEventListener("change", async () => {
     const name = menu.value;
     if (!name) return;
     const r = await api(`editor/examples/${encodeURIComponent(name)}`);
-    if (r.ok) load(r.data); else status(r.data.message || `could not open ${name}`);
-    menu.value = "";
+    if (!r.ok) { status(r.data.message || `could not open ${name}`); showLoaded(); return; }
+    const hadWork = nodes().length > 0;
+    load(r.data);
+    const meta = examples.get(name) || { title: name };
+    loaded = { name, title: meta.title || name, index: S.index };
+    showLoaded();
+    if (hadWork) status(`Opened '${loaded.title}'. Your previous workflow is one Undo away (Ctrl+Z).`);
   });
+}
+
+/** Keep the menu on the example shown, and say so (marked "edited" once changed). */
+function showLoaded() {
+  const menu = tid("examples-menu");
+  const label = tid("loaded-title");
+  if (!loaded || !S.history[loaded.index]) { menu.value = ""; label.textContent = ""; return; }
+  const same = S.history[S.index] === S.history[loaded.index];
+  const edited = !same && JSON.stringify(JSON.parse(S.history[S.index]).definition) !== JSON.stringify(JSON.parse(S.history[loaded.index]).definition);
+  menu.value = same || edited ? loaded.name : "";
+  const meta = examples.get(loaded.name) || {};
+  label.textContent = `${loaded.title}${edited ? " (edited)" : ""}`;
+  label.title = meta.description || "";
 }
 
 function bindToolbar() {
@@ -99,7 +184,7 @@ function bindToolbar() {
   tid("undo").addEventListener("click", undo);
   tid("redo").addEventListener("click", redo);
   tid("layout").addEventListener("click", layout);
-  tid("fit").addEventListener("click", zoomToFit);
+  tid("fit").addEventListener("click", fitReadable);
   tid("export").addEventListener("click", () => download("workflow.json", JSON.stringify(exportDefinition(), null, 2) + "\n"));
   const file = tid("import-file");
   tid("import-file-button").addEventListener("click", () => file.click());
@@ -118,6 +203,13 @@ function bindToolbar() {
     }
   });
   tid("run-button").addEventListener("click", () => run().catch((e) => status(`run failed: ${e.message}`)));
+  tid("results-close").addEventListener("click", () => showResults(false));
+  tid("results-open").addEventListener("click", () => showResults(true));
+  tid("run-blocked").addEventListener("click", () => {  // "fix the problems first": go to the first
+    const e = allErrors()[0];
+    const n = e && e.step && nodes().find((x) => x.title === e.step && x.dg.role === (e.role || "step"));
+    if (n) { S.graph.selectedNodes = [n]; renderProperties(); }
+  });
   tid("palette-search").addEventListener("input", renderPalette);
   document.addEventListener("pointerdown", (ev) => { if (!ev.target.closest(".dg-suggestions")) hideQuickAdd(); }, true);
 }
@@ -150,6 +242,12 @@ function setUpCanvas() {
   });
   const root = $("#dg-baklava");
   root.addEventListener("pointerdown", onPortDown, true);
+  root.addEventListener("wheel", onWheel, { capture: true, passive: false });
+  root.addEventListener("dblclick", (ev) => {  // quick add at the cursor, on empty canvas only
+    if (ev.target.closest(".baklava-node")) return;
+    ev.preventDefault();
+    openQuickAdd(ev.clientX, ev.clientY);
+  });
   window.addEventListener("pointerup", onPointerUp, true);
   window.addEventListener("keydown", onKeyDown, true);
   window.addEventListener("keyup", () => setTimeout(() => { syncSelection(); scheduleCommit(); }, 0), true);
@@ -159,12 +257,15 @@ async function boot() {
   await loadBlocks();
   setUpCanvas();
   bindToolbar();
+  bindMinimap();
   renderPalette();
+  restoreRunImages();
+  api("info").then((r) => { if (r.ok) { S.serverLimits = r.data.limits || null; scheduleValidate(); } }).catch(() => {});
   await loadExamples();
   let restored = false;
   try {
     restored = restoreWork();
-    if (restored) setTimeout(zoomToFit, 0);
+    if (restored) setTimeout(fitReadable, 0);
   } catch (e) { status(`could not restore the last work: ${e.message}`); }
   if (!restored) { buildGraph(EMPTY, {}); commit(); }
   await validate().catch((e) => status(e.message));
@@ -188,4 +289,6 @@ window.depthgraphEditor = {
   redo: whenReady(() => redo()),
   layout: whenReady(() => layout()),
   positions: whenReady(() => positions()),
+  view: whenReady(() => ({ scaling: S.graph.scaling, panning: { ...S.graph.panning },
+    selected: (S.graph.selectedNodes || []).filter((n) => n.dg).map((n) => `${n.dg.role}:${n.title}`) })),
 };

@@ -84,11 +84,11 @@ function jsonView(v) {
 export async function renderOutputs(container, outputs, { kinds = {}, inputs = {}, seconds = 0 } = {}) {
   container.replaceChildren();
   const firstInput = Object.values(inputs)[0] || [];
-  container.append(el("p", { class: "dg-hint", text: `${outputs.length} result${outputs.length === 1 ? "" : "s"} in ${seconds.toFixed(2)} s` }));
+  if (outputs.length > 1) container.append(el("p", { class: "dg-hint", text: `${outputs.length} results, one per input image` }));
   for (const [index, result] of outputs.entries()) {
     const row = el("div", { class: "dg-result", "data-testid": `result-${index}` });
     for (const [name, value] of Object.entries(result || {})) {
-      const k = kinds[name] || ["*"];
+      const k = (Object.hasOwn(kinds, name) && kinds[name]) || ["*"];
       const box = el("div", { class: "dg-output", "data-testid": `output-${name}`, "data-output": name });
       box.append(el("h3", {}, document.createTextNode(name + " "), el("small", { text: k.join(", ") })));
       if (isImage(value)) box.append(imageView(name, value, firstInput[index]));

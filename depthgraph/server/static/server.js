@@ -37,3 +37,33 @@ export async function api(path, body, extraHeaders = {}) {
   }
   throw new Error("the server refused the API key");
 }
+
+/**
+ * Read the Server-Sent Events at ``path`` (fetch, so the API key header goes along), calling
+ * ``onEvent(name, data)`` for each; resolves when the stream ends or ``signal`` aborts it.
+ */
+export async function streamEvents(path, onEvent, signal) {
+  let response;
+  try { response = await fetch(path, { headers: authHeaders(), signal }); } catch { return; }
+  if (!response.ok || !response.body) return;
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += value;
+      let cut;
+      while ((cut = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        let name = "message", data = "";
+        for (const line of block.split("\n")) {
+          if (line.startsWith("event: ")) name = line.slice(7);
+          else if (line.startsWith("data: ")) data += line.slice(6);
+        }
+        if (data) { try { onEvent(name, JSON.parse(data)); } catch { /* not ours */ } }
+      }
+    }
+  } catch { /* aborted */ }
+}

@@ -30,6 +30,11 @@ export const S = {
   clipboard: null,
   runImages: new Map(),     // input name -> [data URL]
   runParams: new Map(),     // input name -> value
+  runState: new Map(),      // step name -> "running" | "done" while and after a run
+  previews: new Map(),      // output name -> {key, src?, text?} of the last run
+  running: false,
+  validating: false,        // a validation is due or on its way
+  serverLimits: null,       // /info's limits, when readable
 };
 
 const listeners = new Map();

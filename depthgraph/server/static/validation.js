@@ -3,12 +3,14 @@
 // the properties panel.
 
 import { el, status, tid } from "./dom.js";
-import { exportDefinition, nodeByName } from "./graph.js";
+import { infoFor } from "./blocks.js";
+import { exportDefinition, nodeByName, nodes } from "./graph.js";
 import { api } from "./server.js";
 import { S, emit } from "./state.js";
 
 export function scheduleValidate() {
   clearTimeout(S.validateTimer);
+  S.validating = true;
   S.validateTimer = setTimeout(() => validate().catch((e) => status(e.message)), 350);
 }
 
@@ -27,19 +29,42 @@ export function errorList(data) {
   return items;
 }
 
+/** Problems the server's validation does not report but a run here would: sink blocks when this
+ * server refuses them (started without --allow-sinks). */
+function localProblems(definition) {
+  const problems = [];
+  if (S.serverLimits && S.serverLimits.allow_sinks === false) {
+    for (const step of definition.steps) {
+      const info = infoFor(step.type);
+      if (info && info.entry && info.entry.block_metadata?.block_type === "sink") {
+        problems.push({ step: step.name, role: "step", block_type: step.type, property: null,
+          message: "writes files on the server, and this server has sink blocks disabled (start it with --allow-sinks to run this)" });
+      }
+    }
+  }
+  return problems;
+}
+
 export async function validate() {
   clearTimeout(S.validateTimer);
   const seq = ++S.validateSeq;
   const badge = tid("validate-status");
+  S.validating = true;
   badge.textContent = "checking…";
   badge.dataset.state = "busy";
   const definition = exportDefinition();
-  const response = await api("workflows/validate", { specification: definition });
-  const errors = response.ok ? [] : errorList(response.data || {});
+  let errors = [];
+  const empty = nodes().length === 0;
+  if (!empty) {
+    const response = await api("workflows/validate", { specification: definition });
+    errors = (response.ok ? [] : errorList(response.data || {})).concat(localProblems(definition));
+  }
   if (seq === S.validateSeq) {
     S.errors = errors;
-    badge.dataset.state = errors.length ? "error" : "ok";
-    badge.textContent = errors.length ? `✗ ${errors.length} problem${errors.length > 1 ? "s" : ""}` : "✓ valid";
+    S.validating = false;
+    badge.dataset.state = empty ? "empty" : errors.length ? "error" : "ok";
+    badge.textContent = empty ? "empty workflow" : errors.length ? `✗ ${errors.length} problem${errors.length > 1 ? "s" : ""}` : "✓ valid";
+    badge.title = empty ? "Nothing to check yet: add blocks" : "";
     renderErrors();
   }
   return errors;
