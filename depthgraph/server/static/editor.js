@@ -64,7 +64,7 @@ on("fit", fitReadable);
 on("refused", showRefusal);
 on("wire-start", (origin) => markReachable(origin, verdict));
 on("wire-end", clearReachable);
-on("results-shown", () => setTimeout(fitReadable, 0));  // the graph's width changed: keep it all in view
+on("results-shown", (open) => setTimeout(() => (open ? showOutputs() : fitReadable()), 0));
 on("wire-dropped", (intf, x, y) => openQuickAdd(x, y, intf));
 
 /** The refused wire's reason, at the pointer (and in the status line). */
@@ -90,6 +90,20 @@ function fitReadable() {
     g.scaling = MIN_FIT_SCALE;
     g.panning = { x: -left + 30, y: -top + 40 };
   }
+  scheduleMinimap();
+}
+
+/** Results open beside the graph: fit it when it stays readable, else show the output nodes
+ * (their previews) at a readable zoom, right-aligned in the graph's part of the canvas. */
+function showOutputs() {
+  fitReadable();
+  const g = S.graph;
+  const outs = nodes().filter((n) => n.dg.role === "output");
+  if (!outs.length || g.scaling > MIN_FIT_SCALE) return;
+  const rect = $("#dg-baklava").getBoundingClientRect();
+  const right = Math.max(...nodes().map((n) => n.position.x + (n.width || NODE_WIDTH) + (n.dg.role === "output" ? 190 : 0)));  // previews sit right of outputs
+  const top = Math.min(...outs.map((n) => n.position.y));
+  g.panning = { x: rect.width / g.scaling - right - 30, y: -top + 40 };
   scheduleMinimap();
 }
 

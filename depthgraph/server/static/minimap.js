@@ -26,6 +26,7 @@ export function drawMinimap() {
   frame = null;
   const canvas = tid("minimap");
   if (!canvas || !S.graph) return;
+  canvas.hidden = nodes().length === 0;
   const ctx = canvas.getContext("2d");
   const { x0, y0, x1, y1, view } = bounds();
   const pad = 6;
