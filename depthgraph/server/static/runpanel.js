@@ -155,6 +155,11 @@ function previewOf(name, value) {
   if (value && typeof value === "object" && value.type === "point_cloud") {
     return { key: `${name}:pc:${value.num_points}`, text: `${value.num_points ?? "?"} points` };
   }
+  if (value && typeof value === "object" && value.type === "depth_map") {
+    const shape = value.values?.shape || (Array.isArray(value.values) ? [value.values.length, value.values[0]?.length] : []);
+    const unit = value.unit === "relative" ? "relative" : value.unit || "";
+    return { key: `${name}:depth:${shape}:${unit}`, text: `depth ${shape.join("×")}${unit ? ` (${unit})` : ""}` };
+  }
   if (typeof value === "number") return { key: `${name}:${value}`, text: Number.isInteger(value) ? String(value) : value.toPrecision(4) };
   if (typeof value === "string" || typeof value === "boolean") return { key: `${name}:${value}`, text: String(value).slice(0, 40) };
   if (value && typeof value === "object" && (value.type === "numpy_array" || Array.isArray(value))) {
