@@ -126,6 +126,10 @@ def test_double_click_search_enter_adds_a_block_at_the_cursor(page):
     steps = {s["name"]: s for s in definition(page)["steps"]}
     assert steps["depth_estimation"]["images"] == "$inputs.image"
     assert tid(page, "suggestions").is_hidden()
+    # Enter in the palette's search adds its top hit too
+    tid(page, "palette-search").fill("colour map")
+    tid(page, "palette-search").press("Enter")
+    node(page, "depth_colormap").wait_for()
 
 
 def test_refused_wire_reason_at_the_cursor_and_sockets_by_kind(page):

@@ -20,7 +20,7 @@ import { buildGraph, exportDefinition, nodes, positions, refreshLabels, uniqueNa
 import { canRedo, canUndo, commit, layout, load, redo, restoreWork, scheduleCommit, undo } from "./history.js";
 import { bindMinimap, scheduleMinimap } from "./minimap.js";
 import { clearReachable, decorate, decorateAll, markReachable } from "./nodeview.js";
-import { renderPalette } from "./palette.js";
+import { addBlock, renderPalette } from "./palette.js";
 import { renderProperties, syncSelection } from "./properties.js";
 import { hideQuickAdd, openQuickAdd } from "./quickadd.js";
 import { renderRunInputs, restoreRunImages, run, showResults, updateRunButton } from "./runpanel.js";
@@ -225,6 +225,11 @@ function bindToolbar() {
     if (n) { S.graph.selectedNodes = [n]; renderProperties(); }
   });
   tid("palette-search").addEventListener("input", renderPalette);
+  tid("palette-search").addEventListener("keydown", (ev) => {  // Enter adds the top hit
+    if (ev.key !== "Enter") return;
+    const first = tid("palette-list").querySelector(".dg-palette-item");
+    if (first) { ev.preventDefault(); addBlock(first.dataset.block); }
+  });
   document.addEventListener("pointerdown", (ev) => { if (!ev.target.closest(".dg-suggestions")) hideQuickAdd(); }, true);
 }
 
