@@ -59,3 +59,30 @@ export async function loadBlocks() {
     for (const alias of entry.aliases || entry.manifest_type_identifier_aliases || []) S.blocks.set(alias, info);
   }
 }
+
+/**
+ * How well ``query`` matches a block (0: not at all): every word must occur somewhere; words
+ * found at the start of the title's words count most, then in the title, the identifier, and
+ * last the description and section. Ties keep the given order.
+ */
+export function matchScore(query, block, extra = "") {
+  const words = query.toLowerCase().split(/\s+/).filter(Boolean);
+  const title = `${block.title || ""}`.toLowerCase();
+  const id = `${block.id || ""} ${extra}`.toLowerCase();
+  const rest = `${block.short || ""} ${block.section || ""}`.toLowerCase();
+  let score = 0;
+  for (const w of words) {
+    if (new RegExp(`(^|[^a-z0-9])${w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`).test(title)) score += 8;
+    else if (title.includes(w)) score += 5;
+    else if (id.includes(w)) score += 3;
+    else if (rest.includes(w)) score += 1;
+    else return 0;
+  }
+  return words.length ? score : 1;
+}
+
+/** ``items`` that match ``query``, best first; ``blockOf(item)`` gives the block to match. */
+export function rankMatches(query, items, blockOf = (x) => x, extraOf = () => "") {
+  return items.map((item, i) => ({ item, i, s: matchScore(query, blockOf(item), extraOf(item)) }))
+    .filter((x) => x.s > 0).sort((a, b) => b.s - a.s || a.i - b.i).map((x) => x.item);
+}

@@ -14,7 +14,7 @@
 // method waits for the editor to be ready by itself (it returns a promise).
 
 import { $, el, status, tid } from "./dom.js";
-import { loadBlocks } from "./blocks.js";
+import { PSEUDO, allBlocks, loadBlocks, rankMatches } from "./blocks.js";
 import { copySelection, paste } from "./clipboard.js";
 import { buildGraph, exportDefinition, nodes, positions, refreshLabels, uniqueName } from "./graph.js";
 import { canRedo, canUndo, commit, layout, load, redo, restoreWork, scheduleCommit, undo } from "./history.js";
@@ -227,8 +227,9 @@ function bindToolbar() {
   tid("palette-search").addEventListener("input", renderPalette);
   tid("palette-search").addEventListener("keydown", (ev) => {  // Enter adds the top hit
     if (ev.key !== "Enter") return;
-    const first = tid("palette-list").querySelector(".dg-palette-item");
-    if (first) { ev.preventDefault(); addBlock(first.dataset.block); }
+    const query = tid("palette-search").value.trim();
+    const best = query && rankMatches(query, [...PSEUDO.values(), ...allBlocks()])[0];
+    if (best) { ev.preventDefault(); addBlock(best.id); }
   });
   document.addEventListener("pointerdown", (ev) => { if (!ev.target.closest(".dg-suggestions")) hideQuickAdd(); }, true);
 }

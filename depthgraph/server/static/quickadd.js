@@ -3,7 +3,7 @@
 // the dropped wire's socket when the box was opened from one); arrows move through the list.
 
 import { el, tid } from "./dom.js";
-import { PSEUDO, allBlocks } from "./blocks.js";
+import { PSEUDO, allBlocks, rankMatches } from "./blocks.js";
 import { createNode } from "./graph.js";
 import { commit } from "./history.js";
 import { S } from "./state.js";
@@ -14,7 +14,9 @@ function blockChoices() {
   return [...PSEUDO.values(), ...allBlocks()].map((b) => ({ type: b.id, key: null, label: b.title, block: b }));
 }
 
-const haystack = (c) => `${c.label} ${c.type} ${c.key || ""} ${c.block ? `${c.block.short} ${c.block.section}` : ""}`.toLowerCase();
+// what a choice is matched on: its block (title, id, description, section) and, for a wire's
+// suggestions, the property or output name and the label
+const blockOfChoice = (c) => c.block ? { ...c.block, title: c.intfLabel || c.block.title } : { title: c.label, id: c.type, short: "", section: "workflow" };
 
 /** Open the quick-add box at page point (clientX, clientY); ``intf``: the dropped wire's socket. */
 export function openQuickAdd(clientX, clientY, intf = null) {
@@ -35,10 +37,8 @@ export function openQuickAdd(clientX, clientY, intf = null) {
     }
   };
   const show = () => {
-    const q = search.value.trim().toLowerCase();
-    const words = q.split(/\s+/).filter(Boolean);
     list.replaceChildren();
-    const hits = choices.filter((c) => words.every((w) => haystack(c).includes(w)));
+    const hits = rankMatches(search.value.trim(), choices, blockOfChoice, (c) => `${c.key || ""} ${c.label}`);
     for (const c of hits.slice(0, 60)) {
       const button = el("button", { type: "button", role: "menuitem", "data-testid": `suggestion-${c.type}${c.key ? `-${c.key}` : ""}`,
         title: c.block?.short || c.type }, document.createTextNode(c.label), c.block && !intf ? el("small", { text: ` ${c.block.section}` }) : null);
