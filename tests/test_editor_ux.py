@@ -186,6 +186,7 @@ def test_run_blocked_by_problems_and_server_errors_placed_then_cleared(page, pic
     message = tid(page, "run-error").inner_text()
     assert "step 'fake'" in message and "64 pixels wide" in message and "HTTP" not in message
     assert "64 pixels wide" in (node(page, "fake").get_attribute("data-error") or "")
+    assert node(page, "fake").get_attribute("data-run") == "failed"
     assert tid(page, "error-list").locator('li[data-step="fake"]').count() == 1
     # changing the definition clears them
     node(page, "fake").locator(".__title").click()
