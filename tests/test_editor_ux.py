@@ -215,6 +215,17 @@ def test_properties_clear_on_delete_and_number_fields_know_their_bounds(page):
     assert field.get_attribute("aria-invalid") == "false"
     page.keyboard.press("Enter")
     assert {s["name"]: s for s in definition(page)["steps"]}["overlay"]["percentile_low"] == 5
+    # exclusive bounds and whole numbers, as the schema says them
+    checks = page.evaluate("""() => import('./editor/static/forms.js').then((m) => {
+        const r = m.numberRange({exclusiveMinimum: 0, maximum: 1}, "number");
+        const i = m.numberRange({minimum: 1, exclusiveMaximum: 10}, "integer");
+        return [r.text, m.numberProblem("0", "number", r), m.numberProblem("0.5", "number", r),
+                i.text, m.numberProblem("2.5", "integer", i), m.numberProblem("10", "integer", i),
+                m.numberProblem("1e400", "number", r)];
+    })""")
+    assert checks == ["a number from 0 (excluded) to 1", "must be more than 0", "",
+                      "a whole number from 1 to 10 (excluded)", "must be a whole number", "must be less than 10",
+                      "not a number"]
     # Delete: the deleted node's form goes away with it
     node(page, "overlay").locator(".__title").click()
     page.keyboard.press("Delete")
