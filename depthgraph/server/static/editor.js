@@ -263,6 +263,12 @@ function setUpCanvas() {
   const root = $("#dg-baklava");
   root.addEventListener("pointerdown", onPortDown, true);
   root.addEventListener("wheel", onWheel, { capture: true, passive: false });
+  // the canvas pans by Baklava's panning only: a node half outside the view must not scroll its
+  // container when something inside it is focused or scrolled into view (the grid would shift)
+  tid("canvas").addEventListener("scroll", (ev) => {
+    const t = ev.target;
+    if (t instanceof Element && !t.closest(".dg-suggestions, .dg-results-panel") && (t.scrollLeft || t.scrollTop)) { t.scrollLeft = 0; t.scrollTop = 0; }
+  }, true);
   root.addEventListener("dblclick", (ev) => {  // quick add at the cursor, on empty canvas only
     if (ev.target.closest(".baklava-node")) return;
     ev.preventDefault();
