@@ -3,7 +3,8 @@
 ``create_app(settings)`` builds the app; ``run_server(settings)`` serves it with uvicorn.
 
 Endpoints: ``POST /workflows/run``, ``POST /workflows/validate``, ``POST /workflows/blocks/describe``,
-``GET /workflows/definition/schema``, ``GET /healthz``, ``GET /info``.
+``GET /workflows/definition/schema``, ``GET /healthz``, ``GET /info``, and the progress stream of a
+run, ``GET /workflows/runs/{run_id}/events`` (:mod:`depthgraph.server.progress`).
 
 Every error is JSON ``{message, error_type, context, blocks_errors}``; client mistakes are 4xx.
 Inference runs in worker threads (:mod:`depthgraph.server.workers`) with a per-request time limit,
