@@ -27,10 +27,11 @@ from collections import OrderedDict
 from contextlib import contextmanager
 from typing import AsyncIterator, Iterator
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
 from depthgraph.engine.progress import StepCallback, StepEvent
+from depthgraph.server.auth import require_key
 from depthgraph.server.errors import ServerError
 
 RUN_ID_HEADER = "x-depthgraph-run-id"
@@ -145,7 +146,7 @@ def step_reporter(request: Request) -> Iterator[StepCallback | None]:
 router = APIRouter()
 
 
-@router.get("/workflows/runs/{run_id}/events")
+@router.get("/workflows/runs/{run_id}/events", dependencies=[Depends(require_key)])
 async def run_events(run_id: str, request: Request) -> StreamingResponse:
     """Server-Sent Events: each step of run ``run_id`` starting and finishing, then ``end``."""
     stream = _progress(request).stream(_checked(run_id))
