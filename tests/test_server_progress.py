@@ -88,3 +88,17 @@ def test_a_stream_for_a_run_that_never_comes_ends_as_unknown():
 
     chunks = asyncio.run(collect())
     assert chunks[-1] == b'event: end\ndata: {"status": "unknown"}\n\n'
+
+
+def test_a_long_run_keeps_its_events_and_a_finished_one_expires():
+    from depthgraph.engine.progress import StepEvent
+    from depthgraph.server.progress import RunProgress
+
+    progress = RunProgress(keep_s=0.0)
+    with progress.track("long-run-1") as report:
+        report(StepEvent("started", "s", "t", 0, 1))
+        progress._runs["long-run-1"].created -= 3600  # an hour in: still running, still kept
+        progress._get("other-run-1", create=True)
+        assert progress._get("long-run-1", create=False) is not None
+    progress._get("other-run-2", create=True)  # over (and kept for 0 s): dropped
+    assert progress._get("long-run-1", create=False) is None

@@ -10,8 +10,8 @@ with the header ``X-Depthgraph-Run-Id: <run id>``. The run answers exactly as wi
 - ``event: end`` with ``{"status": "ok"|"error"|"unknown"}`` when the request is over (``unknown``:
   no run with that id arrived within :data:`WAIT_FOR_RUN_S`), then the stream closes.
 
-Events are kept per run until its stream has been read to the end or for :data:`KEEP_S` seconds,
-so a stream opened just after the run started still gets every event. At most
+Events are kept per run while it runs and then until its stream has been read to the end or for
+:data:`KEEP_S` seconds, so a stream opened just after the run started still gets every event. At most
 :data:`MAX_RUNS` runs are tracked at once (the oldest is dropped first). The stream needs the API
 key when the server has one, like the run itself.
 """
@@ -47,6 +47,11 @@ class _Run:
         self.events: list[str] = []
         self.status: str | None = None  # set when the request is over
         self.created = time.monotonic()
+        self.ended: float | None = None
+
+    def expired(self, now: float, keep_s: float) -> bool:
+        """Over for ``keep_s`` seconds (a run still going is kept, up to a day)."""
+        return (self.ended is not None and now - self.ended > keep_s) or now - self.created > 86400
 
 
 class RunProgress:
@@ -63,7 +68,7 @@ class RunProgress:
     def _get(self, run_id: str, create: bool) -> _Run | None:
         with self._lock:
             now = time.monotonic()
-            for key in [k for k, r in self._runs.items() if now - r.created > self.keep_s]:
+            for key in [k for k, r in self._runs.items() if r.expired(now, self.keep_s)]:
                 del self._runs[key]
             run = self._runs.get(run_id)
             if run is None and create:
@@ -89,6 +94,8 @@ class RunProgress:
             raise
         else:
             run.status = "ok"
+        finally:
+            run.ended = time.monotonic()
 
     async def stream(self, run_id: str) -> AsyncIterator[bytes]:
         """The SSE stream of ``run_id``: step events as they come, then ``end``."""
