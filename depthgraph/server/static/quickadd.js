@@ -16,7 +16,7 @@ function blockChoices() {
 
 // what a choice is matched on: its block (title, id, description, section) and, for a wire's
 // suggestions, the property or output name and the label
-const blockOfChoice = (c) => c.block ? { ...c.block, title: c.intfLabel || c.block.title } : { title: c.label, id: c.type, short: "", section: "workflow" };
+const blockOfChoice = (c) => c.block ? c.block : { title: c.label, id: c.type, short: "", section: "workflow" };
 
 /** Open the quick-add box at page point (clientX, clientY); ``intf``: the dropped wire's socket. */
 export function openQuickAdd(clientX, clientY, intf = null) {
