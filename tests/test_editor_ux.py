@@ -272,18 +272,20 @@ def test_examples_have_titles_and_stay_shown_and_small_habits(page, picture):
     menu.select_option("roboflow_mixed")
     page.wait_for_function("document.querySelector('[data-testid=loaded-title]').textContent.length > 0")
     assert menu.input_value() == "roboflow_mixed"
-    assert "Undo" in tid(page, "status").inner_text()  # replacing work says how to get it back
+    # replacing work says how to get it back
+    page.wait_for_function("document.querySelector('[data-testid=status]').textContent.includes('Undo')")
     settle(page)
     # text stays readable at Fit (the minimap shows what does not fit)
     tid(page, "fit").click()
-    page.wait_for_timeout(200)
-    title = page.locator(".baklava-node .__title-label").first
-    assert title.bounding_box()["height"] >= 11
+    page.wait_for_function(
+        "document.querySelector('.baklava-node .__title-label').getBoundingClientRect().height >= 11",
+        timeout=5_000)
     # an edit marks the example as edited
     node(page, "depth").locator(".__title").click()
     page.keyboard.press("Delete")
     page.wait_for_function("document.querySelector('[data-testid=loaded-title]').textContent.includes('edited')")
-    assert tid(page, "minimap").get_attribute("data-nodes") == str(len(page.locator(".baklava-node").all()))
+    page.wait_for_function("document.querySelector('[data-testid=minimap]').dataset.nodes == "
+                           "document.querySelectorAll('.baklava-node').length")
     before = page.evaluate("window.depthgraphEditor.view()")
     tid(page, "minimap").click(position={"x": 170, "y": 110})
     assert page.evaluate("window.depthgraphEditor.view()")["panning"] != before["panning"]
@@ -297,9 +299,8 @@ def test_examples_have_titles_and_stay_shown_and_small_habits(page, picture):
     # one wheel notch zooms by more than 10 %
     page.mouse.move(canvas["x"] + 300, canvas["y"] + 300)
     page.mouse.wheel(0, -100)
-    page.wait_for_timeout(100)
-    after = page.evaluate("window.depthgraphEditor.view()")["scaling"]
-    assert after > view["scaling"] * 1.1
+    page.wait_for_function("async (s) => (await window.depthgraphEditor.view()).scaling > s * 1.1",
+                           arg=view["scaling"], timeout=5_000)
     # the chosen input image survives a reload
     tid(page, "run-image-image").set_input_files(str(picture))
     page.wait_for_selector('[data-testid="run-thumbs-image"] img')
