@@ -13,11 +13,12 @@ from typing import Any
 import numpy as np
 
 from depthgraph.blocks.base import WorkflowBlock
-from depthgraph.blocks.depth_estimation import _check_images, get_model
+from depthgraph.blocks.depth_estimation import check_images
 from depthgraph.blocks.depth_utils import colorize_depth
 from depthgraph.engine.errors import StepInputError
 from depthgraph.manifests.depth_estimation import MODEL_VERSIONS
 from depthgraph.manifests.multiview import REFERENCE_STRATEGIES, MultiViewDepthManifest
+from depthgraph.models.loading import get_model
 
 
 class SceneValue:
@@ -81,11 +82,11 @@ class MultiViewDepthBlock(WorkflowBlock):
             raise StepInputError(
                 f"property 'model_version': expected one of {list(MODEL_VERSIONS)}, got {model_version!r}"
             )
-        views = _check_images(images)
+        views = check_images(images)
         if not views:
             return []
         ref = _reference(reference, len(views))
-        model = get_model(model_version)
+        model = get_model(model_version, backend="torch")  # the exported graphs are one-view
         prediction = model.predict_scene([image.numpy_image for image in views], reference=ref)
         scene = SceneValue(prediction, [image.parent_id for image in views], model_version)
         results = []

@@ -47,15 +47,23 @@ logger = logging.getLogger("depthgraph.server")
 
 
 def _loaded_models() -> list[dict[str, str]]:
-    """The DA3 models the depth block holds in memory (none before the block is imported)."""
-    module = sys.modules.get("depthgraph.blocks.depth_estimation")
-    if module is None:
-        return []
-    return [{"model_version": version, "device": device} for version, device in module.loaded_models()]
+    """The DA3 models held in memory (the model layer's cache; importing it loads no torch)."""
+    from depthgraph.models.loading import loaded_models
+
+    return [{"model_version": version, "device": device} for version, device in loaded_models()]
+
+
+def _backend() -> str:
+    from depthgraph.models.loading import current_backend
+
+    try:
+        return current_backend()
+    except ValueError as exc:  # a bad $DEPTHGRAPH_BACKEND: say so rather than fail /info
+        return f"invalid ({exc})"
 
 
 def _device() -> str:
-    from depthgraph.blocks.depth_estimation import DEVICE_ENV
+    from depthgraph.models.loading import DEVICE_ENV
 
     if os.environ.get(DEVICE_ENV):
         return os.environ[DEVICE_ENV]
@@ -234,6 +242,7 @@ def create_app(settings: ServerSettings | None = None, registry: Any = None) -> 
             "name": "depthgraph",
             "version": depthgraph.__version__,
             "device": _device(),
+            "backend": _backend(),
             "loaded_models": _loaded_models(),
             "cached_workflows": len(app.state.cache),
             "uptime_s": round(time.time() - app.state.started, 3),
