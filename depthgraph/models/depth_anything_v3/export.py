@@ -67,6 +67,12 @@ def _cubic_weights(count: Tensor, size: int, scale: Tensor) -> Tensor:
     return (taps[:, :, None] * onehot).sum(dim=1)  # (count, size)
 
 
+def _identity_rows(count: Tensor, size: int) -> Tensor:
+    """(count, size) with ones where row index == column index."""
+    dst = torch.arange(count, dtype=torch.float32)
+    return (dst[:, None] == torch.arange(size, dtype=torch.float32)[None]).float()
+
+
 def _pos_embed_table(vit, ph: Tensor, pw: Tensor) -> Tensor:
     """The (1, 1 + ph*pw, D) position table: the 37x37 grid resized bicubically by
     ``(ph + 0.1) / 37`` per axis (as the network does), as two matrix products."""
@@ -75,6 +81,10 @@ def _pos_embed_table(vit, ph: Tensor, pw: Tensor) -> Tensor:
     grid = table[0, 1:].reshape(g, g, -1)  # (g rows, g cols, D)
     rows = _cubic_weights(ph, g, (ph + 0.1) / g)  # (ph, g)
     cols = _cubic_weights(pw, g, (pw + 0.1) / g)  # (pw, g)
+    # at exactly the stored grid the network uses the table as it is (no resize): identity
+    same = torch.as_tensor((ph == g) & (pw == g))
+    rows = torch.where(same, _identity_rows(ph, g), rows)
+    cols = torch.where(same, _identity_rows(pw, g), cols)
     out = torch.einsum("ri,ijd->rjd", rows, grid)
     out = torch.einsum("cj,rjd->rcd", cols, out)  # (ph, pw, D)
     return torch.cat([table[:, :1], out.reshape(1, -1, out.shape[-1])], dim=1)
@@ -186,8 +196,8 @@ def _intrinsics(cam_dec, camera: Tensor, h, w) -> Tensor:
     one = torch.ones_like(fx)
     cx = zero + wf / 2
     cy = zero + hf / 2
-    rows = [fx, zero, cx, zero, fy, cy, zero, zero, one]
-    return torch.stack(rows, dim=-1).reshape(-1, 3, 3)
+    rows = [torch.stack(row, dim=-1) for row in ((fx, zero, cx), (zero, fy, cy), (zero, zero, one))]
+    return torch.stack(rows, dim=1)  # (N, 3, 3)
 
 
 def export_network(
