@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import statistics
 import subprocess
@@ -45,16 +46,24 @@ def cpu_name() -> str:
 
 @contextlib.contextmanager
 def quiet_stdout():
-    """Silence file descriptor 1 (also what native code writes)."""
+    """Silence file descriptors 1 and 2 (also what native code writes) and the root logger."""
     sys.stdout.flush()
-    saved = os.dup(1)
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
     with open(os.devnull, "w") as null:
         os.dup2(null.fileno(), 1)
+        os.dup2(null.fileno(), 2)
         try:
             yield
         finally:
-            os.dup2(saved, 1)
-            os.close(saved)
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            root.setLevel(level)
 
 
 def rel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
