@@ -5,10 +5,14 @@ One export of DA3-small (recipe weights) serves the whole module: ``from_pretrai
 backend="onnxruntime")`` writes it into the weights folder's export cache, where the OpenVINO
 backend, the block, the CLI and the server process find it again.
 
-Bars: the torch parity bars (2e-5 max / 2e-6 median relative on depth and confidence). Measured
-on the fixtures (ONNX Runtime 1.32, OpenVINO 2026.4, CPU, float32): depth and confidence within
-the same float-order noise as torch (max <= 1.3e-5, median <= 1e-6). The float16-weights export
-moves depth by about 3e-3 max / 3e-4 median relative, bounded at 1e-2 / 1e-3.
+Bars: the torch parity bars (2e-5 max / 2e-6 median relative on depth and confidence), except
+ONNX Runtime's max at 3e-5. Measured on the four DA3-small fixtures (ONNX Runtime 1.32, OpenVINO
+2026.4, AMD EPYC CPU, float32): ONNX Runtime depth/confidence max 1.9e-5, median 9.7e-7,
+intrinsics 2.5e-7; OpenVINO 7.9e-6, 6.4e-7, 5.1e-7. ONNX Runtime fuses LayerNorm, GELU and the
+attention into its own kernels (MLAS's own erf and exp, other summation orders), so its max sits
+at 95 % of the torch bar on this CPU; 3e-5 keeps CI on other CPUs from failing on float order
+while a real error (tanh GELU: 1.4e-4) stays far outside. The float16-weights export moves depth
+by about 3e-3 max / 3e-4 median relative, bounded at 1e-2 / 1e-3.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ ort = pytest.importorskip("onnxruntime")
 slow = pytest.mark.slow
 
 MAX_REL = 2e-5
+ORT_MAX_REL = 3e-5  # see the module docstring
 MEDIAN_REL = 2e-6
 INTRINSICS_REL = 2e-6
 SMALL = "depth-anything-v3/small"
@@ -67,12 +72,16 @@ def _network_input(case):
     return resize_for_network(to_rgb_uint8(fixture_image(case["image"])))
 
 
+def _max_rel(model) -> float:
+    return ORT_MAX_REL if model.backend == "onnxruntime" else MAX_REL
+
+
 def _check_case(model, case, batch):
     ref = reference(case)
     out = model.forward_rgb(batch)
     assert out.depth.shape[1:] == tuple(case["processed_hw"])
-    _check_maps(out.depth[0].numpy(), ref["depth"], "depth")
-    _check_maps(out.confidence[0].numpy(), ref["conf"], "confidence")
+    _check_maps(out.depth[0].numpy(), ref["depth"], "depth", _max_rel(model))
+    _check_maps(out.confidence[0].numpy(), ref["conf"], "confidence", _max_rel(model))
     _check_intrinsics(out.intrinsics[0].numpy(), ref["intrinsics"])
     return out
 
@@ -121,8 +130,9 @@ def test_one_file_runs_batches_of_two_at_two_sizes(ort_model):
         from depthgraph.models.depth_anything_v3.preprocess import normalize
 
         expected = torch_model.forward_pixels(torch.from_numpy(normalize(flipped))[None])
-        _check_maps(out.depth[1].numpy(), expected.depth[0].numpy(), "depth, batch element 1")
-        _check_maps(out.confidence[1].numpy(), expected.confidence[0].numpy(), "confidence, batch element 1")
+        _check_maps(out.depth[1].numpy(), expected.depth[0].numpy(), "depth, batch element 1", ORT_MAX_REL)
+        _check_maps(out.confidence[1].numpy(), expected.confidence[0].numpy(), "confidence, batch element 1",
+                    ORT_MAX_REL)
     assert SMALL_CASES[0]["processed_hw"] != SMALL_CASES[-1]["processed_hw"]
 
 
@@ -207,17 +217,19 @@ def test_depth_block_honours_the_backend_setting(weights_env, ort_model, monkeyp
         (out,) = Workflow.from_definition(definition).run(image=bgr)
         assert loading.loaded_models() == [(SMALL, "onnxruntime/cpu")]
         expected = pretrained("small").predict(bgr)[0]
-        _check_maps(np.asarray(out["depth"]), expected.depth, "block depth")
-        _check_maps(np.asarray(out["confidence"]), expected.confidence, "block confidence")
+        _check_maps(np.asarray(out["depth"]), expected.depth, "block depth", ORT_MAX_REL)
+        _check_maps(np.asarray(out["confidence"]), expected.confidence, "block confidence", ORT_MAX_REL)
         np.testing.assert_allclose(np.asarray(out["intrinsics"]), expected.intrinsics, rtol=INTRINSICS_REL)
     finally:
         loading.clear_model_cache()
 
 
 @slow
-def test_exported_model_refuses_several_views(ort_model):
+def test_exported_model_refuses_several_views_and_bad_sizes(ort_model):
     with pytest.raises(ValueError, match="need the torch backend"):
         ort_model.predict_scene([np.zeros((28, 28, 3), np.uint8)] * 2)
+    with pytest.raises(ValueError, match="image size 30x28: height and width must be positive multiples of 14"):
+        ort_model.forward_rgb(np.zeros((1, 30, 28, 3), np.uint8))
 
 
 @slow
@@ -244,7 +256,7 @@ def test_cli_predict_backend_onnxruntime_gives_torch_outputs(weights_env, ort_mo
         intrinsics = json.loads((out / "photo" / "results.json").read_text())["outputs"]["intrinsics"]
         depths[backend + "-k"] = np.array(intrinsics)
     loading.clear_model_cache()
-    _check_maps(depths["onnxruntime"], depths["torch"], "CLI depth")
+    _check_maps(depths["onnxruntime"], depths["torch"], "CLI depth", ORT_MAX_REL)
     np.testing.assert_allclose(depths["onnxruntime-k"], depths["torch-k"], rtol=INTRINSICS_REL)
     bad = CliRunner().invoke(app, ["predict", str(photo), "-o", str(tmp_path / "x"), "--backend", "tensorrt"])
     assert bad.exit_code == 2 and "tensorrt" in bad.output
@@ -283,7 +295,7 @@ def test_server_process_with_onnxruntime_backend(weights_env, ort_model):
     assert info["backend"] == "onnxruntime"
     assert info["loaded_models"] == [{"model_version": SMALL, "device": "onnxruntime/cpu"}]
     expected = pretrained("small").predict(image)[0]
-    _check_maps(array_from_json(out["depth"]), expected.depth, "server depth")
+    _check_maps(array_from_json(out["depth"]), expected.depth, "server depth", ORT_MAX_REL)
     np.testing.assert_allclose(np.array(out["intrinsics"]), expected.intrinsics, rtol=INTRINSICS_REL)
 
 

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from .export import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAMES, export_network
+from .export import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAMES, check_multiple_of_patch, export_network
 from .network import NetworkOutput
 from .preprocess import resize_for_network, to_rgb_uint8
 
@@ -140,19 +140,23 @@ class ExportedDepthModel:
 
     @property
     def device(self) -> str:
+        """Always ``"cpu"``: the exported graph runs on the runtime's CPU provider."""
         return "cpu"
 
     def __repr__(self) -> str:
         return f"ExportedDepthModel(model_id={self.model_id!r}, backend={self.backend!r}, path={str(self.path)!r})"
 
     def __call__(self, images: Any, batch_size: int | None = None) -> list[torch.Tensor]:
+        """Depth (larger = farther) per image, float32 CPU tensors (H, W) at each input size."""
         return [torch.from_numpy(p.depth) for p in self.predict(images, batch_size=batch_size)]
 
     def predict(self, images: Any, batch_size: int | None = None) -> list:
+        """:meth:`.model.DepthAnything3.predict` on this runtime: the same inputs and outputs."""
         items = list(images) if isinstance(images, (list, tuple)) else [images]
         return self.predict_rgb([to_rgb_uint8(img, i) for i, img in enumerate(items)], batch_size=batch_size)
 
     def predict_rgb(self, rgbs: Sequence[np.ndarray], batch_size: int | None = None) -> list:
+        """Like :meth:`predict` for already-decoded RGB uint8 (H, W, 3) arrays."""
         from .model import _postprocess, group_by_size  # torch-side post-processing, shared
 
         resized = [resize_for_network(rgb, self.process_res, self.patch_size) for rgb in rgbs]
@@ -166,6 +170,9 @@ class ExportedDepthModel:
     def forward_rgb(self, batch: np.ndarray) -> NetworkOutput:
         """Run the graph on uint8 RGB (N, h, w, 3) at the network size; outputs as torch tensors."""
         batch = np.ascontiguousarray(batch, dtype=np.uint8)
+        if batch.ndim != 4 or batch.shape[-1] != 3:
+            raise ValueError(f"expected uint8 RGB of shape (N, h, w, 3), got shape {batch.shape}")
+        check_multiple_of_patch(batch.shape[1], batch.shape[2], self.patch_size)
         depth, confidence, intrinsics = self._run(batch)
         n = batch.shape[0]
         extrinsics = torch.eye(3, 4).expand(n, 3, 4).clone()  # one view: the camera is the world frame
