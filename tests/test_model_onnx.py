@@ -8,9 +8,9 @@ backend, the block, the CLI and the server process find it again.
 Bars: the torch parity bars (2e-5 max / 2e-6 median relative on depth and confidence), except
 ONNX Runtime's max at 3e-5. Measured on the four DA3-small fixtures (ONNX Runtime 1.32, OpenVINO
 2026.4, AMD EPYC CPU, float32): ONNX Runtime depth/confidence max 1.9e-5, median 9.7e-7,
-intrinsics 2.5e-7; OpenVINO 7.9e-6, 6.4e-7, 5.1e-7. ONNX Runtime fuses LayerNorm, GELU and the
-attention into its own kernels (MLAS's own erf and exp, other summation orders), so its max sits
-at 95 % of the torch bar on this CPU; 3e-5 keeps CI on other CPUs from failing on float order
+intrinsics 2.5e-7; OpenVINO 7.9e-6, 6.4e-7, 5.1e-7. ONNX Runtime's max sits at 95 % of the
+torch bar on this CPU (its own fused LayerNorm, GELU and attention kernels sum in other orders:
+the likely source, not traced op by op); 3e-5 keeps CI on other CPUs from failing on float order
 while a real error (tanh GELU: 1.4e-4) stays far outside. The float16-weights export moves depth
 by about 3e-3 max / 3e-4 median relative, bounded at 1e-2 / 1e-3.
 """
