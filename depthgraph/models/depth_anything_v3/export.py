@@ -262,8 +262,12 @@ def _store_weights_fp16(path: Path, min_elements: int = 16) -> None:
     """Rewrite an exported file with its float32 weights stored as float16, each followed by a
     Cast back to float32 (small tensors, such as constants of the size arithmetic, stay)."""
     import numpy as np
-    import onnx
-    from onnx import helper, numpy_helper
+
+    try:
+        import onnx
+        from onnx import helper, numpy_helper
+    except ImportError:
+        raise RuntimeError('--fp16 / fp16=True needs the onnx package: pip install "depthgraph[onnx]"') from None
 
     model = onnx.load(str(path))
     graph = model.graph
