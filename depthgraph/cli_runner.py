@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from depthgraph.image_files import ImageReadError, collect_images, read_image
-from depthgraph.output_root import writing_under
+from depthgraph.output_root import OutputNames, replace_folder, writing_under
 from depthgraph.output_writer import safe_name, write_result
 
 #: Errors that would fail every image alike: stop the run instead of repeating them per image.
@@ -176,22 +176,23 @@ def plan_jobs(workflow: Any, specs: list[str], recursive: bool = False) -> list[
         raise RunSetupError(f"image inputs need the same number of images (or one): {listing}")
     primary = max(names, key=lambda n: counts[n])
     jobs: list[ImageJob] = []
-    used: set[str] = set()
+    used = OutputNames()
     for index in range(total):
         images = {n: f[index if len(f) > 1 else 0] for n, f in files.items()}
         main = images[primary]
-        folder = unique_folder(safe_name(main.stem), used)
+        folder = used.claim(safe_name(main.stem))
         jobs.append(ImageJob(label=str(main), images=images, folder=folder))
     return jobs
 
 
 def unique_folder(stem: str, used: set[str]) -> str:
-    """``stem``, or ``stem_2``, ``stem_3``... when already in ``used`` (which it joins)."""
+    """``stem``, or ``stem_2``, ``stem_3``... when already in ``used`` ignoring case (which it
+    joins, lower-cased)."""
     name, counter = stem, 1
-    while name in used:
+    while name.lower() in used:
         counter += 1
         name = f"{stem}_{counter}"
-    used.add(name)
+    used.add(name.lower())
     return name
 
 
@@ -364,16 +365,4 @@ def write_job(job: ImageJob, result: dict[str, Any], output_dir: Path, seconds: 
 
 def _move_into_place(temporary: Path, directory: Path) -> None:
     """Rename ``temporary`` to ``directory``; an earlier run's folder there is replaced."""
-    if directory.is_symlink() or (directory.exists() and not directory.is_dir()):
-        raise OSError(f"{directory.name} exists and is not a folder")
-    if not directory.exists():
-        os.rename(temporary, directory)
-        return
-    old = directory.with_name(f".{directory.name}.old-{uuid.uuid4().hex[:8]}")
-    os.rename(directory, old)
-    try:
-        os.rename(temporary, directory)
-    except OSError:
-        os.rename(old, directory)  # put the earlier results back
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+    replace_folder(temporary, directory)
