@@ -8,7 +8,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import torch
@@ -22,6 +22,9 @@ from .recipe import canonical_variant, recipe_tensor
 from .reference import DEFAULT_STRATEGY, Reference, check_reference
 from .scene import ScenePrediction, build_scene_prediction, prepare_views
 from .weights import PREFIX, load_into, read_checkpoint, resolve_weights
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .runtime import ExportedDepthModel
 
 MODEL_IDS = {
     "depth-anything-v3/small": "small",
@@ -293,7 +296,7 @@ class AutoModel:
         api_key: str | None = None,
         backend: str | None = None,
         opset: int | None = None,
-    ) -> Any:
+    ) -> "DepthAnything3 | ExportedDepthModel":
         """Load DA3 small or base.
 
         ``weights``: a ``model.safetensors``, a ``.pt``/``.pth`` state dict, or a directory with
