@@ -269,7 +269,8 @@ def run_jobs(workflow: Any, jobs: list[ImageJob], params: dict[str, Any], output
     items: list[JobResult] = []
     interrupted = False
     try:
-        with writing_under(output_dir):  # sink blocks (PLY export...) write only under -o
+        # sink blocks (PLY export...) write only under -o; paths they give back start with -o
+        with writing_under(output_dir, shown_as=output_dir):
             for offset in range(0, len(jobs), max(1, batch_size)):
                 chunk = jobs[offset: offset + max(1, batch_size)]
                 items.extend(_run_chunk(workflow, chunk, params, output_dir))

@@ -9,8 +9,8 @@ import typer
 from typing_extensions import Annotated
 
 from depthgraph.cli.batch import execute_jobs
-from depthgraph.cli.common import (Backend, CLIError, Device, ModelSize, OutputDir, Quiet, Recursive, Verbose,
-                                   point_model_at, reported, use_backend, use_device, app)
+from depthgraph.cli.common import (Backend, CLIError, Device, ModelSize, OutputDir, Overwrite, Quiet, Recursive,
+                                   Verbose, point_model_at, reported, use_backend, use_device, app)
 from depthgraph.cli_runner import build_predict_definition, plan_jobs
 
 
@@ -25,6 +25,7 @@ def predict(
     backend: Backend = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Images per forward pass.")] = 1,
     weights: Annotated[Optional[Path], typer.Option(help="A model.safetensors to use instead of the weights directory.")] = None,
+    overwrite: Overwrite = False,
     recursive: Recursive = False,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -46,5 +47,5 @@ def predict(
         definition = build_predict_definition(model.value, colormap, point_cloud)
         workflow = Workflow.from_definition(definition)
         jobs = plan_jobs(workflow, images, recursive=recursive)
-        code = execute_jobs(workflow, jobs, {}, output_dir, batch_size, verbose, quiet)
+        code = execute_jobs(workflow, jobs, {}, output_dir, batch_size, verbose, quiet, overwrite)
     raise typer.Exit(code)

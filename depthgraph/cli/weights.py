@@ -57,4 +57,4 @@ def weights_download(
         from depthgraph.weights_store import download_weights
 
         target = download_weights(model.value)
-        console.print(f"downloaded DA3-{model.value} -> {target}", highlight=False)
+        console.print(f"DA3-{model.value} from the hub is in place: {target}", highlight=False)
