@@ -103,14 +103,14 @@ def test_examples_menu_lists_and_serves_every_example(client):
         assert 10 < len(entry["description"]) <= 300, entry
 
 
-def test_example_titles_read_without_tomllib_too():
-    """Python 3.10 has no tomllib: the small reader gives what tomllib gives for titles.toml."""
-    import tomllib
-
-    from depthgraph.server.editor import _simple_toml
-
-    text = (EXAMPLES / "titles.toml").read_text()
-    assert _simple_toml(text) == tomllib.loads(text)
+def test_a_broken_titles_file_leaves_file_names(tmp_path, monkeypatch):
+    """A titles file that is not valid TOML: examples still list, under their file names."""
+    (tmp_path / "mine.json").write_text('{"version": "1.0", "inputs": [], "steps": [], "outputs": []}')
+    (tmp_path / "titles.toml").write_text('[mine\ntitle = "never closed')
+    monkeypatch.setenv(EXAMPLES_ENV, str(tmp_path))
+    client = TestClient(create_app(ServerSettings()))
+    listed = client.get("/editor/examples").json()["examples"]
+    assert [(e["name"], e["title"]) for e in listed] == [("mine", "mine")]
 
 
 def test_examples_folder_from_the_environment(tmp_path, monkeypatch):

@@ -54,34 +54,20 @@ def examples_dir() -> Path | None:
 TITLES_FILE = "titles.toml"
 
 
-def _simple_toml(text: str) -> dict[str, Any]:
-    """Python 3.10 has no tomllib: the subset titles.toml uses ([table], key = "string")."""
-    data: dict[str, Any] = {}
-    table: dict[str, Any] | None = None
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("[") and line.endswith("]"):
-            table = data.setdefault(line[1:-1].strip(), {})
-        elif "=" in line and table is not None:
-            key, value = (part.strip() for part in line.split("=", 1))
-            table[key] = json.loads(value)
-        else:
-            raise ValueError(f"cannot read line {line!r}")
-    return data
+def _toml_loads(text: str) -> dict[str, Any]:
+    """The standard library's TOML reader (Python 3.11+), else tomli (the server extra's backport)."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    return tomllib.loads(text)
 
 
 def _titles(folder: Path) -> dict[str, Any]:
     """``titles.toml`` of the examples folder: name -> {title, description}; {} when absent or bad."""
     try:
         text = (folder / TITLES_FILE).read_text(encoding="utf-8")
-        try:
-            import tomllib
-        except ImportError:  # Python 3.10
-            data = _simple_toml(text)
-        else:
-            data = tomllib.loads(text)
+        data = _toml_loads(text)
     except (OSError, ValueError):
         return {}
     return {k: v for k, v in data.items() if isinstance(v, dict)}
