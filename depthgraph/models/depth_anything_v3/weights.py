@@ -29,7 +29,12 @@ PREFIX = "model."
 UNUSED_GROUPS: tuple[str, ...] = (r"^cam_enc\.", r"^head\.scratch\.[^.]*_aux(\.|$)")
 _UNUSED_RE = re.compile("|".join(UNUSED_GROUPS))
 
-HUB_REPOS = {"small": "depth-anything/DA3-SMALL", "base": "depth-anything/DA3-BASE"}
+HUB_REPOS = {
+    "small": "depth-anything/DA3-SMALL",
+    "base": "depth-anything/DA3-BASE",
+    "metric-large": "depth-anything/DA3METRIC-LARGE",
+    "mono-large": "depth-anything/DA3MONO-LARGE",
+}
 WEIGHTS_ENV = "DEPTHGRAPH_WEIGHTS_DIR"
 DEFAULT_WEIGHTS_DIR = "~/.cache/depthgraph/weights"
 
@@ -118,7 +123,7 @@ def _download(variant: str, api_key: str | None) -> Path:
             return Path(hf_hub_download(repo, "model.safetensors", token=api_key, cache_dir=cache_dir))
         except Exception as exc:  # network errors, missing repo, auth...
             state = f"download failed ({type(exc).__name__}: {exc})"
-    raise WeightsNotFoundError(f"no weights for DA3-{variant.upper()}: {state}; {how_to_get(variant)}") from None
+    raise WeightsNotFoundError(f"no weights for {weights_folder_name(variant)}: {state}; {how_to_get(variant)}") from None
 
 
 def _hub_reachable(timeout: float = 3.0) -> bool:
@@ -214,12 +219,13 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, "object"]:
     return _read_torch(path)
 
 
-def load_into(module, state: Mapping[str, "object"], source: str | os.PathLike) -> None:
+def load_into(module, state: Mapping[str, "object"], source: str | os.PathLike, *, allow_unused: bool = True) -> None:
     """Copy ``state`` (official names, ``model.`` prefix optional) into ``module`` strictly.
 
     Every parameter of ``module`` must be present with its exact shape; every tensor in
-    ``state`` must be used unless it belongs to :data:`UNUSED_GROUPS`. Errors name ``source``
-    and the tensor.
+    ``state`` must be used unless it belongs to :data:`UNUSED_GROUPS` (and ``allow_unused``:
+    the LARGE checkpoints have no such groups, so for them every tensor must be used). Errors
+    name ``source`` and the tensor.
     """
     import torch
 
@@ -231,7 +237,7 @@ def load_into(module, state: Mapping[str, "object"], source: str | os.PathLike) 
         short = name[len(PREFIX):] if prefixed and name.startswith(PREFIX) else name
         if short in expected:
             found[short] = tensor
-        elif not is_unused(short):
+        elif not (allow_unused and is_unused(short)):
             unexpected.append(name)
     shown = PREFIX if prefixed else ""
     missing = [shown + k for k in expected if k not in found]
