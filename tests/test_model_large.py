@@ -243,3 +243,17 @@ def test_preprocessing_matches_official_pixels():
 
 def test_near_threshold_helper():
     assert near_threshold(np.array([0.2995, 0.31]), 0.3).tolist() == [True, False]
+
+
+def test_weights_directory_knows_the_large_checkpoints(tmp_path):
+    from safetensors.numpy import save_file
+
+    from depthgraph.weights_store import check_checkpoint, list_weights
+
+    listed = {s.variant: s for s in list_weights(tmp_path)}
+    assert listed["metric-large"].path == tmp_path / "DA3METRIC-LARGE" / "model.safetensors"
+    assert not listed["mono-large"].present and listed["mono-large"].tensors_expected == 406
+    wrong = tmp_path / "small.safetensors"
+    save_file({"model.backbone.pretrained.cls_token": np.zeros((1, 1, 384), np.float32)}, str(wrong))
+    _, expected, problem = check_checkpoint(wrong, "metric-large")
+    assert expected == 406 and "DA3METRIC-LARGE tensors missing" in problem
