@@ -20,12 +20,12 @@ from typing import Any, Literal, Union
 
 import numpy as np
 
-from depthgraph.blocks.base import WorkflowBlock
+from depthgraph.engine.block import WorkflowBlock
 from depthgraph.engine.compiler import compile_workflow
 from depthgraph.engine.kinds import FLOAT_KIND, IMAGE_KIND
 from depthgraph.engine.registry import load_registry
 from depthgraph.engine.workflow import Workflow
-from depthgraph.manifests.base import BlockManifest, OutputDefinition, Selector
+from depthgraph.engine.manifest import BlockManifest, OutputDefinition, Selector
 
 
 class PassManifest(BlockManifest):

@@ -25,10 +25,10 @@ import httpx
 import numpy as np
 import uvicorn
 
-from depthgraph.blocks.base import WorkflowBlock
+from depthgraph.engine.block import WorkflowBlock
 from depthgraph.engine.kinds import IMAGE_KIND
 from depthgraph.engine.registry import load_registry
-from depthgraph.manifests.base import BlockManifest, OutputDefinition, Selector
+from depthgraph.engine.manifest import BlockManifest, OutputDefinition, Selector
 from depthgraph.server import ServerSettings, create_app
 
 

@@ -3,7 +3,7 @@
 Run: ``python benchmarks/bench_video.py`` (``--quick`` for a shorter run).
 
 1. **Throughput.** A 640x480 H.264 clip (the example photos panned) runs with
-   ``Workflow.run_video`` through (a) a depth-only workflow (the depth block; its colour-mapped
+   ``depthgraph.video.run_video`` through (a) a depth-only workflow (the depth block; its colour-mapped
    depth to MP4, intrinsics to JSON Lines) and (b) ``examples/workflows/video_depth_stable.json``
    (depth -> stabiliser -> two colour maps, two MP4s); the same frames, decoded beforehand, go
    through ``model.predict`` alone in the same batches. Rounds alternate (model, a, b, model,
@@ -93,6 +93,7 @@ def throughput(tmp: Path, frames: int, batch: int, rounds: int, process_res: int
     from depthgraph.blocks import depth_estimation
     from depthgraph.engine.workflow import Workflow
     from depthgraph.models.depth_anything_v3 import AutoModel
+    from depthgraph.video import run_video
 
     _weights(tmp)
     depth_estimation.clear_model_cache()
@@ -113,7 +114,7 @@ def throughput(tmp: Path, frames: int, batch: int, rounds: int, process_res: int
                      REPO / "examples" / "workflows" / "video_depth_stable.json")}
     model.predict(decoded[:batch])  # warm-up
     for workflow in workflows.values():
-        workflow.run_video(decoded[:batch], batch_size=batch)
+        run_video(workflow, decoded[:batch], batch_size=batch)
 
     cpu: dict[str, list[float]] = {}
 
@@ -126,7 +127,7 @@ def throughput(tmp: Path, frames: int, batch: int, rounds: int, process_res: int
 
     def pipeline(workflow, index: int, name: str) -> float:
         start, cpu0 = time.perf_counter(), time.process_time()
-        summary = workflow.run_video(clip, batch_size=batch, output_dir=tmp / f"out{index}")
+        summary = run_video(workflow, clip, batch_size=batch, output_dir=tmp / f"out{index}")
         assert summary.stats.frames_processed == len(decoded)
         cpu.setdefault(name, []).append((time.process_time() - cpu0) / len(decoded))
         return len(decoded) / (time.perf_counter() - start)
@@ -172,10 +173,11 @@ def _peak_rss_kib() -> int:
 
 def memory_child(clip: str, out: str) -> None:
     from depthgraph.engine.workflow import Workflow
+    from depthgraph.video import run_video
 
     workflow = Workflow.from_definition(PASS_THROUGH)
     start = time.perf_counter()
-    summary = workflow.run_video(clip, output_dir=out, batch_size=4)
+    summary = run_video(workflow, clip, output_dir=out, batch_size=4)
     seconds = time.perf_counter() - start
     peak_kib = _peak_rss_kib()
     print(json.dumps({"frames": summary.stats.frames_processed, "peak_mib": peak_kib / 1024,

@@ -264,7 +264,6 @@ def run_jobs(workflow: Any, jobs: list[ImageJob], params: dict[str, Any], output
     the jobs finished so far and ``interrupted`` is set; no half-written folder is left.
     """
     output_dir = check_output_dir(Path(output_dir))
-    kinds = dict(getattr(workflow, "output_kinds", {}) or {})
     start = time.perf_counter()
     items: list[JobResult] = []
     interrupted = False
@@ -272,7 +271,7 @@ def run_jobs(workflow: Any, jobs: list[ImageJob], params: dict[str, Any], output
         with writing_under(output_dir):  # sink blocks (PLY export...) write only under -o
             for offset in range(0, len(jobs), max(1, batch_size)):
                 chunk = jobs[offset: offset + max(1, batch_size)]
-                items.extend(_run_chunk(workflow, chunk, params, output_dir, kinds))
+                items.extend(_run_chunk(workflow, chunk, params, output_dir))
                 if on_progress is not None:
                     on_progress(len(items), time.perf_counter() - start)
     except KeyboardInterrupt:
@@ -336,16 +335,15 @@ def run_chunk(workflow: Any, chunk: list[ImageJob], params: dict[str, Any], writ
     return [results[i] for i in range(len(chunk))]
 
 
-def _run_chunk(workflow: Any, chunk: list[ImageJob], params: dict[str, Any], output_dir: Path,
-               kinds: dict[str, list[str]]) -> list[JobResult]:
+def _run_chunk(workflow: Any, chunk: list[ImageJob], params: dict[str, Any],
+               output_dir: Path) -> list[JobResult]:
     def write(job: ImageJob, result: dict[str, Any], seconds: float) -> JobResult:
-        return write_job(job, result, output_dir, kinds, seconds)
+        return write_job(job, result, output_dir, seconds)
 
     return run_chunk(workflow, chunk, params, write)
 
 
-def write_job(job: ImageJob, result: dict[str, Any], output_dir: Path,
-              kinds: dict[str, list[str]], seconds: float) -> JobResult:
+def write_job(job: ImageJob, result: dict[str, Any], output_dir: Path, seconds: float) -> JobResult:
     """Write ``output_dir/<job.folder>`` through a hidden temporary folder renamed into place
     (whole or not at all)."""
     directory = output_dir / job.folder
@@ -353,7 +351,7 @@ def write_job(job: ImageJob, result: dict[str, Any], output_dir: Path,
     try:
         try:
             extra = {"images": {n: str(p) for n, p in job.images.items()}}
-            files = write_result(result, temporary, kinds, extra=extra)
+            files = write_result(result, temporary, extra=extra)
             _move_into_place(temporary, directory)
         except Exception as exc:  # noqa: BLE001
             return failure(job, OSError(f"writing outputs to {directory}: {_short(exc)}"), seconds)

@@ -201,7 +201,7 @@ def export_scene(directory: str | Path, prediction, sources: list[Path], *,
     import shutil
 
     from depthgraph.blocks.depth_utils import colorize_depth
-    from depthgraph.engine.values import WorkflowImageData
+    from depthgraph.engine.values import DepthMap, WorkflowImageData
     from depthgraph.output_writer import write_result
 
     root = Path(directory)
@@ -212,15 +212,15 @@ def export_scene(directory: str | Path, prediction, sources: list[Path], *,
     cameras = []
     for name, src, view in zip(names, sources, prediction.views):
         shutil.copyfile(src, root / "images" / name)
-        depth = np.asarray(view.depth, dtype=np.float32)
+        depth = DepthMap(values=view.depth, parent_id=name)
         result = {
             "depth": depth,
-            "depth_color": WorkflowImageData(numpy_image=colorize_depth(depth, colormap), parent_id=name),
+            "depth_color": WorkflowImageData(numpy_image=colorize_depth(depth.values, colormap), parent_id=name),
             "confidence": np.asarray(view.confidence, dtype=np.float32),
             "intrinsics": np.asarray(view.intrinsics, dtype=np.float32),
             "extrinsics": np.asarray(view.extrinsics, dtype=np.float32),
         }
-        write_result(result, root / "views" / Path(name).stem, {"depth": ["depth_map"]},
+        write_result(result, root / "views" / Path(name).stem,
                      extra={"source": str(src), "view": name})  # fmt: skip
         h, w = depth.shape
         cameras.append(Camera(name, view.intrinsics, view.extrinsics, h, w))

@@ -24,7 +24,7 @@ from typing import Any, Iterator, Literal, Union
 import numpy as np
 from pydantic import Field
 
-from depthgraph.blocks.base import WorkflowBlock
+from depthgraph.engine.block import WorkflowBlock
 from depthgraph.engine.kinds import (
     BOOLEAN_KIND,
     DEPTH_MAP_KIND,
@@ -33,8 +33,8 @@ from depthgraph.engine.kinds import (
     INTEGER_KIND,
     POINT_CLOUD_KIND,
 )
-from depthgraph.engine.values import PointCloud, WorkflowImageData
-from depthgraph.manifests.base import BlockManifest, OutputDefinition, Selector
+from depthgraph.engine.values import DepthMap, PointCloud, WorkflowImageData
+from depthgraph.engine.manifest import BlockManifest, OutputDefinition, Selector
 
 TESTS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TESTS_DIR.parent
@@ -68,7 +68,7 @@ class FakeDepthBlock(WorkflowBlock):
         points = np.array([[0, 0, 1], [1, 0, 2], [0, 1, 3]], dtype=np.float32)
         colors = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255]], dtype=np.uint8)
         return {
-            "depth": depth,
+            "depth": DepthMap(values=depth, parent_id=image.parent_id),
             "inverted": image.derive(255 - image.numpy_image, "inverted"),
             "cloud": PointCloud(points=points, colors=colors, parent_id=image.parent_id),
             "mean": float(grey.mean()),

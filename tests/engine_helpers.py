@@ -7,7 +7,7 @@ from typing import Any, Literal, Optional, Union
 import numpy as np
 from pydantic import AliasChoices, ConfigDict, Field
 
-from depthgraph.blocks.base import WorkflowBlock
+from depthgraph.engine.block import WorkflowBlock
 from depthgraph.engine.kinds import (
     DICTIONARY_KIND,
     FLOAT_KIND,
@@ -18,7 +18,7 @@ from depthgraph.engine.kinds import (
 )
 from depthgraph.engine.registry import BlockRegistry, load_registry
 from depthgraph.engine.values import WorkflowImageData
-from depthgraph.manifests.base import BlockManifest, OutputDefinition, Selector
+from depthgraph.engine.manifest import BlockManifest, OutputDefinition, Selector
 
 # --- manifests and blocks -------------------------------------------------------------------
 

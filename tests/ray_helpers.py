@@ -20,10 +20,10 @@ import pytest
 from pydantic import Field
 
 from cli_helpers import TESTS_DIR, FakeDepthBlock, SleepBlock, gradient_image, write_image
-from depthgraph.blocks.base import WorkflowBlock
+from depthgraph.engine.block import WorkflowBlock
 from depthgraph.engine.kinds import IMAGE_KIND
 from depthgraph.engine.values import WorkflowImageData
-from depthgraph.manifests.base import BlockManifest, OutputDefinition, Selector
+from depthgraph.engine.manifest import BlockManifest, OutputDefinition, Selector
 
 #: Ray's shared-memory object store for the tests (the machine is shared): small.
 OBJECT_STORE_BYTES = 256 * 1024 * 1024

@@ -10,6 +10,7 @@ from blocks_helpers import load_example_image, recipe_weights, recipe_weights_ro
 
 from depthgraph.blocks import depth_estimation as depth_module
 from depthgraph.blocks.depth_estimation import DepthEstimationBlock
+from depthgraph.engine.values import DepthMap
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,8 @@ def test_batch_gives_one_result_per_image_with_input_sizes(batch_outputs) -> Non
     for image, out in zip(images, outputs):
         size = (image.height, image.width)
         assert set(out) == {"image", "normalized_depth", "depth", "confidence", "intrinsics"}
-        assert out["depth"].shape == size and out["depth"].dtype == np.float32
+        assert isinstance(out["depth"], DepthMap) and out["depth"].unit == "relative"
+        assert out["depth"].shape == size and out["depth"].values.dtype == np.float32
         assert out["normalized_depth"].shape == size and out["normalized_depth"].dtype == np.float32
         assert out["confidence"].shape == size
         assert out["intrinsics"].shape == (3, 3)
@@ -44,7 +46,7 @@ def test_batch_gives_one_result_per_image_with_input_sizes(batch_outputs) -> Non
 def test_values_are_finite_and_in_range(batch_outputs) -> None:
     _, outputs = batch_outputs
     for out in outputs:
-        depth, norm = out["depth"], out["normalized_depth"]
+        depth, norm = out["depth"].values, out["normalized_depth"]
         assert np.isfinite(depth).all() and np.isfinite(out["confidence"]).all()
         # normalised per image, never across the batch: every image reaches both 0 and 1
         assert norm.min() == 0.0 and norm.max() == pytest.approx(1.0)

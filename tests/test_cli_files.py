@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from cli_helpers import encode, gradient_image, write_image
-from depthgraph.engine.values import PointCloud, WorkflowImageData
+from depthgraph.engine.values import DepthMap, PointCloud, WorkflowImageData
 from depthgraph.image_files import (ImageReadError, collect_images, decode_image_bytes,
                                     image_size_from_header, read_image)
 from depthgraph.output_writer import write_result
@@ -78,7 +78,7 @@ def test_write_result_layout_names_and_values(tmp_path):
     depth[0, 0] = np.nan
     result = {
         "picture": image,
-        "depth": depth,
+        "depth": DepthMap(values=depth, unit="m", source="a test"),
         "confidence": np.ones((20, 20), np.float32),
         "nested": {"a": image, "b": 2.5, "c": float("nan")},
         "crops": [image, image],
@@ -86,8 +86,7 @@ def test_write_result_layout_names_and_values(tmp_path):
         "results": "a name that would collide",
         "weird/name": 1,
     }
-    kinds = {"depth": ["depth_map"], "confidence": ["numpy_array"]}
-    files = write_result(result, tmp_path / "x", kinds, extra={"images": {"image": "p.png"}})
+    files = write_result(result, tmp_path / "x", extra={"images": {"image": "p.png"}})
     names = sorted(p.name for p in files)
     assert names == sorted([
         "picture.png", "depth.png", "depth.npy", "confidence.npy", "nested_a.png",
@@ -98,6 +97,8 @@ def test_write_result_layout_names_and_values(tmp_path):
     assert out["nested"]["b"] == 2.5 and out["nested"]["c"] is None
     assert out["weird/name"] == 1 and out["results"] == "a name that would collide"
     assert out["depth"]["min"] == pytest.approx(float(np.nanmin(depth))) and out["depth"]["max"] == 2.0
+    assert out["depth"]["kind"] == "depth_map" and out["depth"]["unit"] == "m" and out["depth"]["metric"] is True
+    assert out["depth"]["source"] == "a test" and (out["depth"]["height"], out["depth"]["width"]) == (4, 6)
     png = cv2.imread(str(tmp_path / "x" / "depth.png"), cv2.IMREAD_UNCHANGED)
     assert png[0, 0] == 0  # NaN written as 0
     assert np.isnan(np.load(tmp_path / "x" / "depth.npy")[0, 0])

@@ -199,6 +199,7 @@ def test_run_on_a_photo_shows_colour_map_and_point_cloud(page):
         "outputs": [
             {"type": "JsonField", "name": "colour", "selector": "$steps.colour.image"},
             {"type": "JsonField", "name": "points", "selector": "$steps.cloud.point_cloud"},
+            {"type": "JsonField", "name": "depth", "selector": "$steps.depth.depth"},
         ],
     }
     page.evaluate("d => window.depthgraphEditor.load(d)", workflow)
@@ -210,6 +211,11 @@ def test_run_on_a_photo_shows_colour_map_and_point_cloud(page):
     assert tid(page, "run-error").inner_text() == ""
     assert colour.evaluate("img => img.decode().then(() => [img.naturalWidth, img.naturalHeight])") == [600, 400]
     assert "s" in tid(page, "run-time").inner_text()
+    # the depth map is drawn with its unit: small/base depth is relative, never shown as metres
+    depth = tid(page, "output-depth")
+    assert depth.get_attribute("data-unit") == "relative"
+    assert depth.locator("canvas").evaluate("c => [c.width, c.height]") == [600, 400]
+    assert "relative depth, no unit" in tid(page, "depth-readout-depth").inner_text()
     page.wait_for_selector('[data-testid="viewer-points"][data-ready="true"]', timeout=60_000)
     lit = canvas_non_blank_pixels(page, '[data-testid="viewer-canvas-points"]')
     assert lit > 500, f"the point cloud view drew only {lit} pixels"

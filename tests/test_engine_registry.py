@@ -9,11 +9,11 @@ from typing import Literal
 
 import pytest
 
-from depthgraph.blocks.base import WorkflowBlock
+from depthgraph.engine.block import WorkflowBlock
 from depthgraph.engine.errors import DuplicateBlockError, PluginLoadingError
 from depthgraph.engine.registry import ENTRY_POINT_GROUP, get_registry, load_registry, reset_registry
 from depthgraph.engine.workflow import Workflow
-from depthgraph.manifests.base import BlockManifest
+from depthgraph.engine.manifest import BlockManifest
 from engine_helpers import AddBlock, definition, output, param
 
 PLUGINS_DIR = Path(__file__).parent / "plugins"

@@ -128,14 +128,15 @@ def test_arrays_compact_by_default_lists_when_asked():
         body = run_body(image={"type": "base64", "value": image_value(40, 30)["value"]})
         compact = c.post("/workflows/run", json=body)
         (out,) = compact.json()["outputs"]
-        assert out["depth"]["type"] == "numpy_array" and out["depth"]["shape"] == [30, 40]
+        assert out["depth"]["type"] == "depth_map" and out["depth"]["unit"] == "relative"
+        assert out["depth"]["values"]["type"] == "numpy_array" and out["depth"]["values"]["shape"] == [30, 40]
         np.testing.assert_array_equal(array_from_json(out["depth"]), want)
         as_list = c.post("/workflows/run", json={**body, "array_format": "list"})
         np.testing.assert_allclose(array_from_json(as_list.json()["outputs"][0]["depth"]), want,
                                    rtol=1e-6)
         assert len(as_list.content) > 2 * len(compact.content)
         png = c.post("/workflows/run", json={**body, "array_format": "png16"}).json()
-        assert png["outputs"][0]["depth"]["type"] == "png16"
+        assert png["outputs"][0]["depth"]["values"]["type"] == "png16"
         np.testing.assert_allclose(array_from_json(png["outputs"][0]["depth"]), want, atol=2e-5)
         assert_error(c.post("/workflows/run", json={**body, "array_format": "xml"}), 422)
 

@@ -169,12 +169,12 @@ def test_back_project_accepts_pixel_grids():
 
 from typing import Any, Literal  # noqa: E402
 
-from depthgraph.blocks.base import WorkflowBlock  # noqa: E402
+from depthgraph.engine.block import WorkflowBlock  # noqa: E402
 from depthgraph.engine.errors import WorkflowCompilationError  # noqa: E402
 from depthgraph.engine.kinds import FLOAT_KIND, IMAGE_KIND, SCENE_KIND  # noqa: E402
 from depthgraph.engine.registry import load_registry  # noqa: E402
 from depthgraph.engine.workflow import Workflow  # noqa: E402
-from depthgraph.manifests.base import BlockManifest, OutputDefinition, Selector  # noqa: E402
+from depthgraph.engine.manifest import BlockManifest, OutputDefinition, Selector  # noqa: E402
 
 
 class _SceneManifest(BlockManifest):

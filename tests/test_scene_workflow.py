@@ -15,14 +15,14 @@ import pytest
 from model_helpers import random_bgr, tiny_model
 
 from depthgraph.blocks import depth_estimation
-from depthgraph.blocks.base import WorkflowBlock
+from depthgraph.engine.block import WorkflowBlock
 from depthgraph.blocks.multiview_depth import SceneValue
 from depthgraph.engine.errors import KindMismatchError, StepInputError
 from depthgraph.engine.kinds import IMAGE_KIND, SCENE_KIND
 from depthgraph.engine.registry import load_registry
 from depthgraph.engine.serialization import serialize_outputs
 from depthgraph.engine.workflow import Workflow
-from depthgraph.manifests.base import BlockManifest, OutputDefinition, Selector
+from depthgraph.engine.manifest import BlockManifest, OutputDefinition, Selector
 
 SMALL = "depth-anything-v3/small"
 

@@ -11,7 +11,7 @@ import pytest
 
 from depthgraph.engine.state import VideoStateStore, end_video
 from depthgraph.engine.values import VideoMetadata
-from depthgraph.video import VideoSourceError, open_source
+from depthgraph.video import VideoSourceError, open_source, run_video, stream
 
 from video_helpers import (pattern_frames, read_video, stabilised_workflow, truncate_last_frame,
                            workflow, write_clip)
@@ -24,7 +24,7 @@ def _jsonl(path: Path) -> list[dict]:
 def test_odd_size_clip_keeps_frames_fps_and_writes_readable_files(tmp_path: Path) -> None:
     clip = write_clip(tmp_path / "odd.mkv", pattern_frames(24, width=63, height=47), fps=25)
     wf = stabilised_workflow()
-    summary = wf.run_video(clip, output_dir=tmp_path / "out", batch_size=4)
+    summary = run_video(wf, clip, output_dir=tmp_path / "out", batch_size=4)
     assert summary.stats.frames_processed == 24 and summary.stats.frames_dropped == 0
     assert (summary.source.width, summary.source.height, summary.source.fps) == (63, 47, 25.0)
 
@@ -46,7 +46,7 @@ def test_odd_size_clip_keeps_frames_fps_and_writes_readable_files(tmp_path: Path
 def test_mp4v_fallback_is_readable(tmp_path: Path) -> None:
     wf = workflow([], {"frame": "$inputs.image"})
     frames = pattern_frames(12, width=40, height=30)
-    wf.run_video(frames, fps=12, output_dir=tmp_path, codec="mp4v")
+    run_video(wf, frames, fps=12, output_dir=tmp_path, codec="mp4v")
     decoded, fps = read_video(tmp_path / "frame.mp4")
     assert len(decoded) == 12 and fps == pytest.approx(12.0)
     # lossy, but the picture is the one written
@@ -56,7 +56,7 @@ def test_mp4v_fallback_is_readable(tmp_path: Path) -> None:
 def test_truncated_last_frame_gives_the_frames_that_decode(tmp_path: Path) -> None:
     clip = write_clip(tmp_path / "cut.avi", pattern_frames(20), fps=20, codec="mjpeg")
     truncate_last_frame(clip)
-    summary = workflow([], {"frame": "$inputs.image"}).run_video(clip, output_dir=tmp_path / "out")
+    summary = run_video(workflow([], {"frame": "$inputs.image"}), clip, output_dir=tmp_path / "out")
     assert summary.stats.frames_processed == 19  # the cut frame does not decode; the others do
     assert summary.stats.missing_frames == 20 - summary.stats.frames_processed
     assert len(_jsonl(tmp_path / "out" / "results.jsonl")) == summary.stats.frames_processed
@@ -66,7 +66,7 @@ def test_grayscale_clip_arrives_as_bgr(tmp_path: Path) -> None:
     gray = [f[:, :, 0].copy() for f in pattern_frames(10)]
     clip = write_clip(tmp_path / "gray.mkv", gray, fps=10, gray=True)
     seen = []
-    for frame, result in workflow([], {"frame": "$inputs.image"}).stream(clip):
+    for frame, result in stream(workflow([], {"frame": "$inputs.image"}), clip):
         seen.append(frame.numpy_image)
     assert len(seen) == 10 and seen[0].shape == (48, 64, 3)
     assert np.array_equal(seen[4][:, :, 0], gray[4]) and np.array_equal(seen[4][:, :, 2], gray[4])
@@ -75,31 +75,31 @@ def test_grayscale_clip_arrives_as_bgr(tmp_path: Path) -> None:
 def test_bad_sources_fail_at_once_with_the_source_named(tmp_path: Path) -> None:
     wf = workflow([], {"frame": "$inputs.image"})
     with pytest.raises(VideoSourceError, match="'.*nope.mp4' does not exist"):
-        wf.run_video(tmp_path / "nope.mp4")
+        run_video(wf, tmp_path / "nope.mp4")
     (tmp_path / "empty.mp4").write_bytes(b"")
     with pytest.raises(VideoSourceError, match="empty"):
-        wf.stream(str(tmp_path / "empty.mp4"))
+        stream(wf, str(tmp_path / "empty.mp4"))
     import cv2
 
     writer = cv2.VideoWriter(str(tmp_path / "zero.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 25, (64, 48))
     writer.release()  # a container with no frame
     with pytest.raises(VideoSourceError, match="zero.mp4"):
-        wf.run_video(tmp_path / "zero.mp4", output_dir=tmp_path / "out")
+        run_video(wf, tmp_path / "zero.mp4", output_dir=tmp_path / "out")
     (tmp_path / "text.mp4").write_text("not a video at all")
     with pytest.raises(VideoSourceError, match="text.mp4"):
-        wf.run_video(tmp_path / "text.mp4")
+        run_video(wf, tmp_path / "text.mp4")
     with pytest.raises(VideoSourceError, match="no frame"):
-        wf.run_video([], fps=10)
+        run_video(wf, [], fps=10)
     with pytest.raises(VideoSourceError, match="--frames"):
-        wf.run_video(pattern_frames(3), frames="5:2")
+        run_video(wf, pattern_frames(3), frames="5:2")
 
 
 def test_frame_range_and_max_fps_keep_source_frame_numbers(tmp_path: Path) -> None:
     clip = write_clip(tmp_path / "c.mkv", pattern_frames(30), fps=30)
     source = open_source(str(clip), frames="4:20", max_fps=15)
     assert source.info.stride == 2 and source.info.output_fps == 15 and source.info.total_frames == 8
-    summary = workflow([], {"frame": "$inputs.image"}).run_video(
-        clip, frames="4:20", max_fps=15, output_dir=tmp_path / "out")
+    summary = run_video(workflow([], {"frame": "$inputs.image"}),
+                        clip, frames="4:20", max_fps=15, output_dir=tmp_path / "out")
     lines = _jsonl(tmp_path / "out" / "results.jsonl")
     assert [line["frame_number"] for line in lines] == list(range(4, 20, 2))
     assert summary.stats.frames_processed == 8
@@ -111,16 +111,16 @@ def test_stream_yields_in_order_and_stopping_early_drops_state() -> None:
     wf = workflow([{"type": "depthgraph_test/frame_counter@v1", "name": "n", "image": "$inputs.image"}],
                   {"count": "$steps.n.count"})
     store = next(s for s in wf.compiled.steps if s.name == "n").block().states
-    stream = wf.stream(pattern_frames(40), fps=20, batch_size=3)
+    frames = stream(wf, pattern_frames(40), fps=20, batch_size=3)
     seen = []
-    for frame, result in stream:
+    for frame, result in frames:
         seen.append((frame.frame_number, result["count"], frame.metadata.fps))
         if len(seen) == 10:
-            assert store.videos() == [stream.video_id]
+            assert store.videos() == [frames.video_id]
             break
     assert seen == [(i, i + 1, 20.0) for i in range(10)]
     assert store.videos() == []  # ended with the stream
-    assert stream._thread is not None and not stream._thread.is_alive()
+    assert frames._thread is not None and not frames._thread.is_alive()
 
 
 def test_two_videos_at_once_keep_their_own_state(tmp_path: Path) -> None:
@@ -130,13 +130,13 @@ def test_two_videos_at_once_keep_their_own_state(tmp_path: Path) -> None:
                    *stabilised_workflow().definition["steps"]],
                   {"count": "$steps.n.count", "normalized": "$steps.stable.normalized_depth"})
     clips = [jittered_frames(inverse_depth_scene(variant=v), 30 + 7 * v, seed=v) for v in (0, 1)]
-    alone = [[r["normalized"] for _, r in wf.stream(c, fps=30)] for c in clips]
+    alone = [[r["normalized"] for _, r in stream(wf, c, fps=30)] for c in clips]
     together: dict[int, list] = {0: [], 1: []}
     errors = []
 
     def run(v: int) -> None:
         try:
-            wf.run_video(clips[v], fps=30, batch_size=2,
+            run_video(wf, clips[v], fps=30, batch_size=2,
                          on_frame=lambda f, r: together[v].append((r["count"], r["normalized"])))
         except Exception as exc:  # noqa: BLE001
             errors.append(exc)
@@ -161,7 +161,7 @@ def test_live_source_drops_frames_instead_of_falling_behind() -> None:
     wf = workflow([{"type": "depthgraph_test/sleep@v1", "name": "s", "image": "$inputs.image",
                     "seconds": 0.01}], {"frame": "$steps.s.image"})
     numbers = []
-    summary = wf.run_video(iter(pattern_frames(200, width=16, height=12)), fps=100, drop_frames=True,
+    summary = run_video(wf, iter(pattern_frames(200, width=16, height=12)), fps=100, drop_frames=True,
                            queue_size=2, on_frame=lambda f, r: numbers.append(f.frame_number))
     stats = summary.stats
     assert stats.frames_read == 200 and stats.frames_dropped > 0
@@ -174,7 +174,7 @@ def test_point_clouds_every_n_frames_and_callback_errors(tmp_path: Path) -> None
 
     wf = workflow([{"type": "depthgraph_test/tiny_cloud@v1", "name": "c", "image": "$inputs.image"}],
                   {"cloud": "$steps.c.point_cloud"})
-    summary = wf.run_video(pattern_frames(12), fps=12, output_dir=tmp_path, ply_every=5)
+    summary = run_video(wf, pattern_frames(12), fps=12, output_dir=tmp_path, ply_every=5)
     plys = sorted((tmp_path / "cloud").glob("*.ply"))
     assert [p.name for p in plys] == ["frame_000000.ply", "frame_000005.ply", "frame_000010.ply"]
     assert len(PlyData.read(str(plys[1]))["vertex"]) == 10
@@ -188,7 +188,7 @@ def test_point_clouds_every_n_frames_and_callback_errors(tmp_path: Path) -> None
             raise RuntimeError("callback failed on frame 3")
 
     with pytest.raises(RuntimeError, match="frame 3"):
-        wf.run_video(pattern_frames(50), output_dir=tmp_path / "err", on_frame=explode)
+        run_video(wf, pattern_frames(50), output_dir=tmp_path / "err", on_frame=explode)
     assert len(_jsonl(tmp_path / "err" / "results.jsonl")) >= 4  # closed, valid lines
 
 
@@ -226,9 +226,9 @@ def test_http_stream_on_loopback_is_a_live_source(tmp_path: Path) -> None:
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/clip.mkv"
-        stream = workflow([], {"frame": "$inputs.image"}).stream(url, drop_frames=False)
-        assert stream.info.kind == "stream" and stream.info.is_live
-        frames = [frame for frame, _ in stream]
+        live = stream(workflow([], {"frame": "$inputs.image"}), url, drop_frames=False)
+        assert live.info.kind == "stream" and live.info.is_live
+        frames = [frame for frame, _ in live]
         assert len(frames) == 15 and not frames[0].metadata.comes_from_video_file
         stamps = [f.timestamp for f in frames]
         assert stamps == sorted(stamps) and stamps[0] == 0.0
@@ -236,7 +236,7 @@ def test_http_stream_on_loopback_is_a_live_source(tmp_path: Path) -> None:
             probe.bind(("127.0.0.1", 0))
             closed = probe.getsockname()[1]
         with pytest.raises(VideoSourceError, match="cannot open stream"):
-            workflow([], {"frame": "$inputs.image"}).stream(f"http://127.0.0.1:{closed}/none.mp4")
+            stream(workflow([], {"frame": "$inputs.image"}), f"http://127.0.0.1:{closed}/none.mp4")
     finally:
         server.shutdown()
         server.server_close()
@@ -253,4 +253,4 @@ def test_source_names_hide_credentials_and_preview_needs_a_display(monkeypatch: 
     ok, why = preview_available()
     assert not ok and "display" in why
     with pytest.warns(UserWarning, match="preview disabled"):
-        workflow([], {"frame": "$inputs.image"}).run_video(pattern_frames(2), preview=True)
+        run_video(workflow([], {"frame": "$inputs.image"}), pattern_frames(2), preview=True)

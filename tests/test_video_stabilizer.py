@@ -9,6 +9,7 @@ from depthgraph.blocks.depth_stabilizer import DepthStabilizerBlock, fit_scale_s
 from depthgraph.blocks.depth_utils import normalize_depth
 from depthgraph.engine.errors import WorkflowError
 from depthgraph.engine.values import VideoMetadata
+from depthgraph.video import stream
 
 from video_helpers import (encode_inverse_depth, frame_to_frame_change, inverse_depth_scene,
                            jittered_frames, workflow)
@@ -31,7 +32,7 @@ def test_static_noisy_scene_flickers_at_least_5x_less() -> None:
                     "depth": "$steps.depth.depth", "image": "$inputs.image"}],
                   {"raw": "$steps.depth.depth", "stable": "$steps.stable.normalized_depth",
                    "reset": "$steps.stable.reset"})
-    results = [r for _, r in wf.stream(frames, fps=30, batch_size=4)]
+    results = [r for _, r in stream(wf, frames, fps=30, batch_size=4)]
     per_frame = frame_to_frame_change([normalize_depth(r["raw"]) for r in results])
     stabilised = frame_to_frame_change([r["stable"] for r in results])
     assert [r["reset"] for r in results].count(True) == 1  # jitter is not mistaken for cuts
@@ -46,8 +47,8 @@ def test_cut_is_recovered_within_one_second() -> None:
                    {"type": "depthgraph/depth_stabilizer@v1", "name": "stable",
                     "depth": "$steps.depth.depth", "image": "$inputs.image", "time_constant": 1.0}],
                   {"stable": "$steps.stable.normalized_depth", "reset": "$steps.stable.reset"})
-    results = [r for _, r in wf.stream(frames, fps=fps)]
-    fresh = [r for _, r in wf.stream(frames[cut:], fps=fps)]  # scene B alone, from its first frame
+    results = [r for _, r in stream(wf, frames, fps=fps)]
+    fresh = [r for _, r in stream(wf, frames[cut:], fps=fps)]  # scene B alone, from its first frame
     assert results[cut]["reset"] is True
     for index in range(cut + fps, len(frames)):
         difference = np.abs(results[index]["stable"] - fresh[index - cut]["stable"]).mean()

@@ -24,12 +24,12 @@ from typing import Any, Literal, Sequence
 import numpy as np
 from pydantic import Field
 
-from depthgraph.blocks.base import WorkflowBlock
+from depthgraph.engine.block import WorkflowBlock
 from depthgraph.engine.kinds import (DEPTH_MAP_KIND, IMAGE_KIND, INTEGER_KIND, POINT_CLOUD_KIND,
                                      STRING_KIND)
 from depthgraph.engine.state import VideoStateStore
-from depthgraph.engine.values import PointCloud, WorkflowImageData
-from depthgraph.manifests.base import BlockManifest, OutputDefinition, Selector
+from depthgraph.engine.values import DepthMap, PointCloud, WorkflowImageData
+from depthgraph.engine.manifest import BlockManifest, OutputDefinition, Selector
 
 TESTS_DIR = Path(__file__).resolve().parent
 EXAMPLES = TESTS_DIR.parent / "examples"
@@ -50,7 +50,7 @@ class IntensityDepthBlock(WorkflowBlock):
     manifest_class = _IntensityDepthManifest
 
     def run(self, image: WorkflowImageData, **_: Any) -> dict[str, Any]:  # type: ignore[override]
-        return {"depth": (1.0 / decode_inverse_depth(image.numpy_image)).astype(np.float32)}
+        return {"depth": DepthMap(values=1.0 / decode_inverse_depth(image.numpy_image), parent_id=image.parent_id)}
 
 
 def encode_inverse_depth(inverse: np.ndarray) -> np.ndarray:

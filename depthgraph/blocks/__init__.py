@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from depthgraph.blocks.base import WorkflowBlock
+from depthgraph.engine.block import WorkflowBlock
 
 
 def load_blocks() -> list[type[WorkflowBlock]]:

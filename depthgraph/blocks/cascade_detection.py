@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from depthgraph.blocks.base import WorkflowBlock
+from depthgraph.engine.block import WorkflowBlock
 from depthgraph.engine.errors import StepInputError
 from depthgraph.engine.values import WorkflowImageData
 from depthgraph.manifests.cascade_detection import CascadeDetectionManifest

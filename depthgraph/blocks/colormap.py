@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from depthgraph.blocks.base import WorkflowBlock
+from depthgraph.engine.block import WorkflowBlock
 from depthgraph.engine.errors import StepInputError
 from depthgraph.blocks.depth_utils import COLORMAPS, as_depth_map, blend_over, colorize_depth
 from depthgraph.engine.state import VideoStateStore
@@ -41,7 +41,7 @@ class DepthColormapBlock(WorkflowBlock):
         video_metadata: Any = None,
         **_: Any,
     ) -> dict[str, Any]:
-        depth_map = as_depth_map(depth, "depth")
+        depth_map = as_depth_map(depth, "depth").masked_values()  # invalid pixels drawn as no data
         if range_mode == "per_frame":
             picture = colorize_depth(depth_map, colormap, mode, (percentile_low, percentile_high))
         else:

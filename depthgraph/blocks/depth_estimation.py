@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from depthgraph.blocks.base import WorkflowBlock
+from depthgraph.engine.block import WorkflowBlock
 from depthgraph.engine.errors import StepInputError
 from depthgraph.blocks.depth_utils import colorize_depth, normalize_depth
-from depthgraph.engine.values import WorkflowImageData
+from depthgraph.engine.values import DepthMap, WorkflowImageData
 from depthgraph.manifests.depth_estimation import MODEL_VERSIONS, DepthEstimationManifest
 
 #: Environment variable choosing the device ("cpu", "cuda", "cuda:1"...); unset means automatic.
@@ -90,11 +90,11 @@ class DepthEstimationBlock(WorkflowBlock):
         predictions = model.predict([image.numpy_image for image in batch])
         results: list[dict[str, Any]] = []
         for image, prediction in zip(batch, predictions):
-            depth = np.asarray(prediction.depth, dtype=np.float32)
+            depth = DepthMap(values=prediction.depth, parent_id=image.parent_id)
             results.append(
                 {
-                    "image": image.derive(colorize_depth(depth, colormap), suffix="depth"),
-                    "normalized_depth": normalize_depth(depth),
+                    "image": image.derive(colorize_depth(depth.values, colormap), suffix="depth"),
+                    "normalized_depth": normalize_depth(depth.values),
                     "depth": depth,
                     "confidence": np.asarray(prediction.confidence, dtype=np.float32),
                     "intrinsics": np.asarray(prediction.intrinsics, dtype=np.float32),

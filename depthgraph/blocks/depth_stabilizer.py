@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from depthgraph.blocks.base import WorkflowBlock
+from depthgraph.engine.block import WorkflowBlock
 from depthgraph.blocks.depth_utils import as_depth_map, normalize_depth
 from depthgraph.engine.errors import StepInputError
 from depthgraph.engine.state import VideoStateStore
@@ -126,14 +126,15 @@ class DepthStabilizerBlock(WorkflowBlock):
         cut_threshold: float = 0.15,
         **_: Any,
     ) -> dict[str, Any]:
-        depth_map = as_depth_map(depth, "depth")
+        given = as_depth_map(depth, "depth")
+        depth_map = given.masked_values()
         metadata = getattr(image, "video_metadata", image)
         state = self.states.get(metadata, factory=StabilizerState)
         x, valid = _to_space(depth_map, space)
         if not valid.any():
             raise StepInputError("property 'depth': no finite positive depth value in the frame")
         if state is None:  # a still image: nothing to align to
-            return {"depth": depth_map, "normalized_depth": normalize_depth(depth_map),
+            return {"depth": given, "normalized_depth": normalize_depth(depth_map),
                     "scale": 1.0, "shift": 0.0, "reset": True}
         timestamp = getattr(metadata, "frame_timestamp", None)
         fps = float(getattr(metadata, "fps", 0.0) or 0.0)
@@ -185,5 +186,5 @@ class DepthStabilizerBlock(WorkflowBlock):
             normalized = np.clip(normalized, 0.0, 1.0).astype(np.float32)
             normalized[~valid] = 0.0
         floor = max(abs(state.high), 1e-12) * 1e-6
-        return {"depth": _from_space(y, valid, space, floor), "normalized_depth": normalized,
+        return {"depth": given.replace(values=_from_space(y, valid, space, floor)), "normalized_depth": normalized,
                 "scale": float(scale), "shift": float(shift), "reset": bool(reset)}

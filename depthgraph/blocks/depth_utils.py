@@ -3,8 +3,8 @@
 - :func:`normalize_depth`: Roboflow's ``normalized_depth`` (per image, 1 = nearest, 0 = farthest).
 - :func:`colorize_depth`: the one colour-mapping function, used by the depth estimation block for
   its ``image`` output and by the colour-map block.
-- :func:`as_depth_map`, :func:`as_intrinsics`: check a value handed to a block and say which
-  property was wrong when it is not what the block expects.
+- :func:`as_depth_map`, :func:`as_float_map`, :func:`as_intrinsics`: check a value handed to a
+  block and say which property was wrong when it is not what the block expects.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from depthgraph.engine.errors import StepInputError
+from depthgraph.engine.values import DepthMap
 
 #: OpenCV colour maps a block may name (lower-case name -> ``cv2.COLORMAP_*`` attribute).
 COLORMAPS: dict[str, str] = {
@@ -30,26 +31,39 @@ COLORMAPS: dict[str, str] = {
 COLOR_MODES = ("inverse_depth", "depth")
 
 
-def as_depth_map(value: Any, prop: str = "depth") -> np.ndarray:
-    """``value`` as a float32 HxW array, or a ValueError naming ``prop``.
+def as_depth_map(value: Any, prop: str = "depth") -> DepthMap:
+    """``value`` as a :class:`DepthMap`, or a StepInputError naming ``prop``.
+
+    A DepthMap is taken as it is; a bare array (HxW, or HxWx1 / 1xHxW, squeezed) is a relative
+    depth with no mask.
+    """
+    if isinstance(value, DepthMap):
+        return value
+    return DepthMap(values=as_float_map(value, prop, "a depth map"))
+
+
+def as_float_map(value: Any, prop: str, what: str = "a map") -> np.ndarray:
+    """``value`` as a float32 HxW array (a confidence map...), or a StepInputError naming ``prop``.
 
     Accepts an HxW array or an HxWx1 / 1xHxW one (squeezed).
     """
+    if isinstance(value, DepthMap):
+        return value.values
     if not isinstance(value, np.ndarray):
         raise StepInputError(
-            f"property '{prop}': expected a depth map (numpy array HxW), got {type(value).__name__}"
+            f"property '{prop}': expected {what} (numpy array HxW), got {type(value).__name__}"
         )
     array = value
     if array.ndim == 3 and 1 in (array.shape[0], array.shape[2]):
         array = array[0] if array.shape[0] == 1 else array[:, :, 0]
     if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
         raise StepInputError(
-            f"property '{prop}': expected a 2-D depth map (H, W), "
+            f"property '{prop}': expected {what} of 2 dimensions (H, W), "
             f"got an array of shape {value.shape}"
         )
     if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
         raise StepInputError(
-            f"property '{prop}': expected a numeric depth map, got dtype {array.dtype}"
+            f"property '{prop}': expected {what} of numbers, got dtype {array.dtype}"
         )
     return array.astype(np.float32, copy=False)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from depthgraph.blocks.base import WorkflowBlock
+from depthgraph.engine.block import WorkflowBlock
 from depthgraph.engine.errors import StepInputError
 from depthgraph.blocks.depth_utils import as_depth_map, as_intrinsics
 from depthgraph.geometry import back_project
@@ -62,7 +62,8 @@ def detection_depth_stats(
 
 
 class DetectionsDepthBlock(WorkflowBlock):
-    """Adds ``depth``, ``depth_min``, ``depth_max`` (and ``position_3d``) to each detection."""
+    """Adds ``depth``, ``depth_min``, ``depth_max``, ``depth_unit`` (and ``position_3d``) to each
+    detection; the unit is the depth map's (``relative`` unless the depth is metric)."""
 
     manifest_class = DetectionsDepthManifest
 
@@ -76,7 +77,8 @@ class DetectionsDepthBlock(WorkflowBlock):
                 "property 'predictions': expected detections (supervision.Detections), got "
                 f"{type(predictions).__name__}"
             )
-        depth_map = as_depth_map(depth, "depth")
+        given = as_depth_map(depth, "depth")
+        depth_map = given.masked_values()  # pixels outside the valid mask (sky, crop) count as no data
         matrix = as_intrinsics(intrinsics, "intrinsics") if intrinsics is not None else None
         count = len(predictions)
         stats = np.full((count, 3), np.nan, dtype=np.float64)
@@ -88,6 +90,7 @@ class DetectionsDepthBlock(WorkflowBlock):
         result.data["depth"] = stats[:, 0].copy()
         result.data["depth_min"] = stats[:, 1].copy()
         result.data["depth_max"] = stats[:, 2].copy()
+        result.data["depth_unit"] = np.full(count, given.unit, dtype=object)
         if matrix is not None:
             xyxy = np.asarray(predictions.xyxy, dtype=np.float64).reshape(-1, 4)
             centre_u = (xyxy[:, 0] + xyxy[:, 2]) / 2.0

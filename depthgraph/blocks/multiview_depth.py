@@ -12,10 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from depthgraph.blocks.base import WorkflowBlock
+from depthgraph.engine.block import WorkflowBlock
 from depthgraph.blocks.depth_estimation import _check_images, get_model
 from depthgraph.blocks.depth_utils import colorize_depth
 from depthgraph.engine.errors import StepInputError
+from depthgraph.engine.values import DepthMap
 from depthgraph.manifests.depth_estimation import MODEL_VERSIONS
 from depthgraph.manifests.multiview import REFERENCE_STRATEGIES, MultiViewDepthManifest
 
@@ -90,9 +91,9 @@ class MultiViewDepthBlock(WorkflowBlock):
         scene = SceneValue(prediction, [image.parent_id for image in views], model_version)
         results = []
         for s, (image, view) in enumerate(zip(views, prediction.views)):
-            depth = np.asarray(view.depth, dtype=np.float32)
+            depth = DepthMap(values=view.depth, parent_id=image.parent_id)
             results.append({
-                "image": image.derive(colorize_depth(depth, colormap), suffix="depth"),
+                "image": image.derive(colorize_depth(depth.values, colormap), suffix="depth"),
                 "depth": depth,
                 "confidence": np.asarray(view.confidence, dtype=np.float32),
                 "intrinsics": np.asarray(view.intrinsics, dtype=np.float32),

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from depthgraph import output_root
-from depthgraph.blocks.base import WorkflowBlock
+from depthgraph.engine.block import WorkflowBlock
 from depthgraph.engine.errors import StepInputError
-from depthgraph.blocks.depth_utils import as_depth_map, as_intrinsics
+from depthgraph.blocks.depth_utils import as_depth_map, as_float_map, as_intrinsics
 from depthgraph.engine.values import PointCloud, WorkflowImageData
 from depthgraph.geometry import back_project
 from depthgraph.manifests.point_cloud import (
@@ -145,15 +145,16 @@ class PointCloudProjectionBlock(WorkflowBlock):
         coordinate_frame: str = "opencv",
         **_: Any,
     ) -> dict[str, Any]:
-        depth_map = as_depth_map(depth, "depth") * np.float32(depth_scale)
+        given = as_depth_map(depth, "depth")
+        depth_map = given.values * np.float32(depth_scale)
         height, width = depth_map.shape
         matrix = camera_matrix(height, width, intrinsics, fx, fy, cx, cy, fov_degrees)
 
-        keep = np.isfinite(depth_map) & (depth_map > 0)
+        keep = given.valid_mask() & np.isfinite(depth_map) & (depth_map > 0)
         if remove_edges:
             keep &= ~edge_mask(depth_map, float(edge_threshold))
         if confidence is not None:
-            conf = as_depth_map(confidence, "confidence")
+            conf = as_float_map(confidence, "confidence", "a confidence map")
             if conf.shape != depth_map.shape:
                 raise StepInputError(
                     f"property 'confidence': shape {conf.shape} differs from the depth map's "

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from depthgraph.blocks.base import WorkflowBlock
+from depthgraph.engine.block import WorkflowBlock
 from depthgraph.blocks.multiview_depth import SceneValue
 from depthgraph.engine.errors import StepInputError
 from depthgraph.engine.values import PointCloud

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from depthgraph.blocks.base import WorkflowBlock
+from depthgraph.engine.block import WorkflowBlock
 from depthgraph.engine.errors import StepInputError
 from depthgraph.engine.values import WorkflowImageData
 from depthgraph.manifests.visualization import (

@@ -50,7 +50,7 @@ def run(
         if video is not None:
             if image:
                 raise CLIError("give --video or --image, not both")
-            from depthgraph.video.cli import run_video_command
+            from depthgraph.cli.video import run_video_command
 
             raise typer.Exit(run_video_command(
                 workflow, video, params, output_dir, batch_size=batch_size, max_fps=max_fps,
@@ -58,7 +58,7 @@ def run(
         if engine not in ("local", "ray"):
             raise CLIError(f"--engine {engine}: expected local or ray")
         if engine == "ray":
-            from depthgraph.scale.cli import run_ray_command
+            from depthgraph.cli.ray import run_ray_command
 
             raise typer.Exit(run_ray_command(
                 workflow.definition, image, params, output_dir, batch_size=batch_size,

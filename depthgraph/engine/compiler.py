@@ -26,7 +26,7 @@ from typing import Any
 import networkx as nx
 from pydantic import BaseModel, ValidationError
 
-from depthgraph.blocks.base import WorkflowBlock
+from depthgraph.engine.block import WorkflowBlock
 from depthgraph.engine.definition import (
     IMAGE_INPUT_TYPES,
     PARAMETER_INPUT_TYPES,
@@ -53,7 +53,7 @@ from depthgraph.engine.errors import (
 )
 from depthgraph.engine.kinds import kinds_match
 from depthgraph.engine.registry import BlockRegistry, get_registry
-from depthgraph.manifests.base import NAME_PATTERN, BlockManifest
+from depthgraph.engine.manifest import NAME_PATTERN, BlockManifest
 
 TOP_LEVEL_KEYS = ("version", "inputs", "steps", "outputs")
 _NAME_RE = re.compile(rf"^{NAME_PATTERN}$")
@@ -485,16 +485,13 @@ class _Graph:
 
 
 def _step_output_kinds(manifest: BlockManifest) -> dict[str, list[str]]:
-    getter = getattr(manifest, "get_actual_outputs", None)
-    outputs = getter() if callable(getter) else type(manifest).describe_outputs()
-    return {o.name: o.kind_names for o in outputs}
+    return {o.name: o.kind_names for o in manifest.get_actual_outputs()}
 
 
 def _batch_level_kind_outputs(manifest: BlockManifest) -> frozenset[str]:
     """Outputs declared with a batch-level kind (one value per batch, e.g. ``scene``)."""
-    getter = getattr(manifest, "get_actual_outputs", None)
-    outputs = getter() if callable(getter) else type(manifest).describe_outputs()
-    return frozenset(o.name for o in outputs if any(getattr(k, "batch_level", False) for k in o.kind))
+    outputs = manifest.get_actual_outputs()
+    return frozenset(o.name for o in outputs if any(k.batch_level for k in o.kind))
 
 
 def batch_levels(steps: list[CompiledStep], parameters: set[str]) -> list[WorkflowError]:

@@ -21,7 +21,7 @@ from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from depthgraph.manifests.base import NAME_PATTERN
+from depthgraph.engine.manifest import NAME_PATTERN
 
 IMAGE_INPUT_TYPES = ("WorkflowImage", "InferenceImage")
 PARAMETER_INPUT_TYPES = ("WorkflowParameter", "InferenceParameter")

@@ -33,7 +33,7 @@ IMAGE_KIND = Kind(
     "image",
     "An image: numpy BGR uint8 HxWx3 inside a WorkflowImageData wrapper that keeps the parent id.",
 )
-DEPTH_MAP_KIND = Kind("depth_map", "Raw depth, float32 HxW, larger = farther.")
+DEPTH_MAP_KIND = Kind("depth_map", "A depth map (DepthMap): float32 HxW values, larger = farther, with its unit (relative or a length) and validity mask.")
 NUMPY_ARRAY_KIND = Kind("numpy_array", "A numpy array.")
 CAMERA_INTRINSICS_KIND = Kind(
     "camera_intrinsics", "Pinhole intrinsics, a 3x3 float matrix [[fx,0,cx],[0,fy,cy],[0,0,1]]."

@@ -1,6 +1,8 @@
-"""Block discovery: built-in blocks, entry-point plugins and ``DEPTHGRAPH_PLUGINS`` modules.
+"""Block discovery: plugin modules, the built-in blocks being the first of them.
 
-A plugin is a module exposing ``load_blocks() -> list[type[WorkflowBlock]]`` and optionally
+The engine knows no block by name: the built-in blocks are the plugin module
+``depthgraph.blocks`` (:data:`BUILTIN_PLUGIN`), imported by name and registered exactly as any
+other plugin. A plugin is a module exposing ``load_blocks() -> list[type[WorkflowBlock]]`` and optionally
 ``load_kinds() -> list[Kind]``. It is found either
 
 - through the entry-point group ``depthgraph.plugins`` (the entry point names the module, or a
@@ -20,14 +22,16 @@ from importlib import metadata
 from types import ModuleType
 from typing import Any, Callable, Iterable
 
-from depthgraph.blocks.base import WorkflowBlock
+from depthgraph.engine.block import WorkflowBlock
 from depthgraph.engine.errors import DuplicateBlockError, PluginLoadingError
 from depthgraph.engine.kinds import BUILTIN_KINDS, Kind
-from depthgraph.manifests.base import BlockManifest
+from depthgraph.engine.manifest import BlockManifest
 
 ENTRY_POINT_GROUP = "depthgraph.plugins"
 PLUGINS_ENV = "DEPTHGRAPH_PLUGINS"
-BUILTIN_SOURCE = "built-in (depthgraph.blocks)"
+#: The plugin module holding the built-in blocks (imported by name, like any plugin).
+BUILTIN_PLUGIN = "depthgraph.blocks"
+BUILTIN_SOURCE = f"built-in ({BUILTIN_PLUGIN})"
 
 
 @dataclass
@@ -179,7 +183,7 @@ def load_registry(
     """Build a registry.
 
     Args:
-        builtins: include ``depthgraph.blocks.load_blocks()``.
+        builtins: include the built-in plugin module :data:`BUILTIN_PLUGIN`.
         entry_points: include plugins of the entry-point group ``depthgraph.plugins``.
         env: include the modules named in ``DEPTHGRAPH_PLUGINS``.
         modules: more plugin module names to load.
@@ -189,9 +193,7 @@ def load_registry(
     for kind in BUILTIN_KINDS:
         registry.add_kind(kind, "built-in")
     if builtins:
-        from depthgraph.blocks import load_blocks as load_builtin_blocks
-
-        _load_plugin_object(registry, load_builtin_blocks, BUILTIN_SOURCE)
+        _load_plugin_object(registry, _import_module(BUILTIN_PLUGIN, BUILTIN_SOURCE), BUILTIN_SOURCE)
     if entry_points:
         for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
             source = f"entry point '{ep.name}' ({ep.value})"

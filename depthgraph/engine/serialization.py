@@ -6,7 +6,9 @@
 - :func:`serialize_value` turns any runtime value into JSON-able data: images become
   ``{"type": "base64", "value": <JPEG or PNG>, "parent_id": ...}``, numpy arrays nested lists
   (or, past 64 values, compact base64 / 16-bit PNG with ``array_format``; the server's default),
-  ``supervision.Detections`` the Roboflow inference predictions JSON, point clouds a summary.
+  ``supervision.Detections`` the Roboflow inference predictions JSON, point clouds a summary,
+  depth maps ``{"type": "depth_map", "unit", ..., "values": <array as above>}``
+  (:func:`depthgraph.engine.encoders.depth_to_json`).
 - :func:`detections_from_inference_json` reads that predictions JSON back into Detections.
 
 supervision is imported lazily (only when detections are decoded).
@@ -25,7 +27,15 @@ from typing import Any
 import numpy as np
 
 from depthgraph.engine.errors import ResponseTooLargeError, RuntimeInputError
-from depthgraph.engine.values import PointCloud, WorkflowImageData
+from depthgraph.engine.encoders import (
+    INLINE_ARRAY_VALUES,
+    PNG16_DECODE,
+    depth_from_json,
+    depth_to_json,
+    png16_decode,
+    png16_encode,
+)
+from depthgraph.engine.values import DepthMap, PointCloud, WorkflowImageData
 from depthgraph.image_decoding import (
     ImageReadError,
     decode_image_bytes,
@@ -183,8 +193,6 @@ def encode_image(image: WorkflowImageData | np.ndarray, image_format: str = "jpe
     return base64.b64encode(buf.tobytes()).decode("ascii")
 
 
-#: Arrays with at most this many values are always JSON lists (intrinsics, boxes...).
-INLINE_ARRAY_VALUES = 64
 #: How larger arrays are written: raw little-endian values in base64, a 16-bit PNG, nested lists.
 ARRAY_FORMATS = ("list", "base64", "png16")
 #: JSON bytes charged per value of an array written as nested lists (float32 text is ~10-20).
@@ -223,21 +231,9 @@ def _array_to_json(array: np.ndarray) -> Any:
 
 def _png16(array: np.ndarray) -> dict[str, Any]:
     """A 2-D numeric array as a 16-bit PNG scaled min..max (non-finite values written as 0)."""
-    import cv2
-
-    values = np.asarray(array, dtype=np.float64)
-    finite = np.isfinite(values)
-    low = float(values[finite].min()) if finite.any() else 0.0
-    high = float(values[finite].max()) if finite.any() else 0.0
-    scaled = np.zeros(values.shape, dtype=np.uint16)
-    if high > low:
-        scaled[finite] = np.round((values[finite] - low) * (65535.0 / (high - low))).astype(np.uint16)
-    ok, buf = cv2.imencode(".png", scaled)
-    if not ok:  # pragma: no cover - cv2 encodes every uint16 image
-        raise ValueError("could not encode the array as PNG")
-    return {"type": "png16", "value": base64.b64encode(buf.tobytes()).decode("ascii"),
-            "shape": list(array.shape), "min": low, "max": high,
-            "decode": "value = min + png / 65535 * (max - min)"}
+    data, scale = png16_encode(array)
+    return {"type": "png16", "value": base64.b64encode(data).decode("ascii"),
+            "shape": list(array.shape), **scale, "decode": PNG16_DECODE}
 
 
 def _array_out(array: np.ndarray, array_format: str, budget: ResponseBudget | None, what: str) -> Any:
@@ -261,18 +257,24 @@ def _array_out(array: np.ndarray, array_format: str, budget: ResponseBudget | No
 
 
 def array_from_json(value: Any) -> np.ndarray:
-    """The array a client got back, whichever ``array_format`` wrote it (lists, base64, png16)."""
+    """The array a client got back, whichever ``array_format`` wrote it (lists, base64, png16).
+
+    A depth map gives its values; :func:`depth_map_from_json` keeps its unit too.
+    """
     if isinstance(value, dict) and value.get("type") == "numpy_array":
         data = base64.b64decode(value["value"])
         dtype = np.dtype(value["dtype"]).newbyteorder("<")
         return np.frombuffer(data, dtype=dtype).reshape(value["shape"]).astype(dtype.newbyteorder("="))
     if isinstance(value, dict) and value.get("type") == "png16":
-        import cv2
-
-        png = cv2.imdecode(np.frombuffer(base64.b64decode(value["value"]), np.uint8), cv2.IMREAD_UNCHANGED)
-        low, high = float(value["min"]), float(value["max"])
-        return (low + png.astype(np.float64) / 65535.0 * (high - low)).astype(np.float32)
+        return png16_decode(base64.b64decode(value["value"]), value["min"], value["max"])
+    if isinstance(value, dict) and value.get("type") == "depth_map":
+        return array_from_json(value["values"])
     return np.array(value, dtype=np.float64 if _has_none(value) else None)
+
+
+def depth_map_from_json(value: Any) -> DepthMap:
+    """A depth map a client got back (``{"type": "depth_map", "unit", "values"}``) with its unit."""
+    return depth_from_json(value, array_from_json)
 
 
 def _has_none(value: Any) -> bool:
@@ -331,6 +333,8 @@ def serialize_value(
         }
     if isinstance(value, np.ndarray):
         return _array_out(value, array_format, budget, _what)
+    if isinstance(value, DepthMap):
+        return depth_to_json(value, lambda values: _array_out(values, array_format, budget, f"{_what}.values"))
     if isinstance(value, np.generic):
         return serialize_value(value.item())
     if isinstance(value, PointCloud):
@@ -481,6 +485,7 @@ __all__ = [
     "ResponseBudget",
     "array_from_json",
     "decode_image",
+    "depth_map_from_json",
     "detections_from_inference_json",
     "detections_to_inference_json",
     "encode_image",

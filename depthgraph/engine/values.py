@@ -221,6 +221,12 @@ class DepthMap:
         finite = np.isfinite(self.values)
         return finite if self.valid is None else (finite & self.valid)
 
+    def masked_values(self) -> np.ndarray:
+        """float32 (H, W): ``values`` with NaN wherever :meth:`valid_mask` is False (read-only)."""
+        if self.valid is None:
+            return self.values
+        return _readonly(np.where(self.valid, self.values, np.float32(np.nan)).astype(np.float32))
+
     def in_metres(self) -> np.ndarray:
         """The values converted to metres; refuses a relative depth."""
         if not self.is_metric:

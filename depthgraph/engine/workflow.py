@@ -67,11 +67,6 @@ class Workflow:
         """Step names in execution order."""
         return [s.name for s in self.compiled.steps]
 
-    @property
-    def execution_order(self) -> list[list[str]]:
-        """Steps grouped by topological generation (a group depends only on earlier groups)."""
-        return [list(g) for g in self.compiled.generations]
-
     # --- running -----------------------------------------------------------------------------
 
     def run(self, **inputs: Any) -> list[dict[str, Any]]:
@@ -81,28 +76,6 @@ class Workflow:
     def run_inputs(self, inputs: dict[str, Any], timeout: float | None = None) -> list[dict[str, Any]]:
         """Run with inputs as a dict; ``timeout`` (seconds) is checked between steps."""
         return execute(self.compiled, inputs, timeout=timeout)
-
-    # --- video -------------------------------------------------------------------------------
-
-    def run_video(self, source: Any, on_frame: Any = None, **options: Any) -> Any:
-        """Run over every frame of a video file, camera index, stream URL or list of frames.
-
-        ``on_frame(frame, result)`` is called per frame; ``output_dir=`` writes MP4 / JSON Lines
-        files. Returns a :class:`~depthgraph.video.pipeline.VideoRunSummary`. Options and
-        threading: :func:`depthgraph.video.pipeline.run_video` and ``docs/video.md``.
-        """
-        from depthgraph.video.pipeline import run_video
-
-        return run_video(self, source, on_frame=on_frame, **options)
-
-    def stream(self, source: Any, **options: Any) -> Any:
-        """``for frame, result in workflow.stream(source): ...`` (a reader thread decodes ahead).
-
-        Options: :class:`depthgraph.video.pipeline.VideoStream`.
-        """
-        from depthgraph.video.pipeline import stream
-
-        return stream(self, source, **options)
 
     def __repr__(self) -> str:
         return (

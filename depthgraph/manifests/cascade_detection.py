@@ -7,7 +7,7 @@ from typing import Literal, Optional
 from pydantic import ConfigDict, Field, model_validator
 
 from depthgraph.engine.kinds import IMAGE_KIND, OBJECT_DETECTION_PREDICTION_KIND
-from depthgraph.manifests.base import BlockManifest, OutputDefinition, Selector
+from depthgraph.engine.manifest import BlockManifest, OutputDefinition, Selector
 
 CascadeName = Literal["frontal_face", "profile_face", "full_body", "upper_body", "eyes"]
 

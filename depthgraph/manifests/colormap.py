@@ -14,7 +14,7 @@ from depthgraph.engine.kinds import (
     STRING_KIND,
     VIDEO_METADATA_KIND,
 )
-from depthgraph.manifests.base import BlockManifest, OutputDefinition, Selector
+from depthgraph.engine.manifest import BlockManifest, OutputDefinition, Selector
 from depthgraph.manifests.depth_estimation import ColormapName
 
 

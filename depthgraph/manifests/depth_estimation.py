@@ -13,7 +13,7 @@ from depthgraph.engine.kinds import (
     NUMPY_ARRAY_KIND,
     STRING_KIND,
 )
-from depthgraph.manifests.base import BlockManifest, OutputDefinition, Selector
+from depthgraph.engine.manifest import BlockManifest, OutputDefinition, Selector
 
 #: Model versions the block knows (the DA3 variants this package implements).
 MODEL_VERSIONS = ("depth-anything-v3/small", "depth-anything-v3/base")

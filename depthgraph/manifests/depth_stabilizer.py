@@ -14,7 +14,7 @@ from depthgraph.engine.kinds import (
     NUMPY_ARRAY_KIND,
     VIDEO_METADATA_KIND,
 )
-from depthgraph.manifests.base import BlockManifest, OutputDefinition, Selector
+from depthgraph.engine.manifest import BlockManifest, OutputDefinition, Selector
 
 
 class DepthStabilizerManifest(BlockManifest):

@@ -24,7 +24,7 @@ from depthgraph.engine.kinds import (
     SCENE_KIND,
     STRING_KIND,
 )
-from depthgraph.manifests.base import BlockManifest, OutputDefinition, Selector
+from depthgraph.engine.manifest import BlockManifest, OutputDefinition, Selector
 from depthgraph.manifests.depth_estimation import ColormapName
 
 #: How the reference view (the one whose camera token defines the world frame) is chosen.

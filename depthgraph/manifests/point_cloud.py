@@ -20,7 +20,7 @@ from depthgraph.engine.kinds import (
     POINT_CLOUD_KIND,
     STRING_KIND,
 )
-from depthgraph.manifests.base import BlockManifest, OutputDefinition, Selector
+from depthgraph.engine.manifest import BlockManifest, OutputDefinition, Selector
 
 #: A file-name prefix: letters, digits, '_', '-', '.'; no separators, no '..'.
 FILE_PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9_\-.]{1,64}$")

@@ -14,7 +14,7 @@ from depthgraph.engine.kinds import (
     INSTANCE_SEGMENTATION_PREDICTION_KIND,
     OBJECT_DETECTION_PREDICTION_KIND,
 )
-from depthgraph.manifests.base import BlockManifest, OutputDefinition, Selector
+from depthgraph.engine.manifest import BlockManifest, OutputDefinition, Selector
 
 PaletteName = Literal["DEFAULT", "ROBOFLOW", "LEGACY"]
 ColorAxis = Literal["CLASS", "INDEX", "TRACK"]

@@ -17,7 +17,7 @@ from roboflow_workflows.execution_engine.entities.base import Batch
 from roboflow_workflows.prototypes.block import WorkflowBlock as RoboflowWorkflowBlock
 from roboflow_workflows.prototypes.block import WorkflowBlockManifest
 
-from depthgraph.blocks.base import WorkflowBlock
+from depthgraph.engine.block import WorkflowBlock
 from depthgraph.engine.registry import BlockRegistry, load_registry
 from depthgraph.roboflow.conversions import images_in, value_to_depthgraph, value_to_roboflow
 from depthgraph.roboflow.kinds import KindMapper

@@ -20,7 +20,10 @@ from depthgraph.engine.kinds import Kind
 
 #: Serialised and in-process forms of the kinds depthgraph adds, for Roboflow's kind docs.
 _DATA_TYPES: dict[str, tuple[str, str]] = {
-    "depth_map": ("List[List[float]]", "numpy.ndarray (float32, HxW)"),
+    "depth_map": (
+        "Dict[str, Any] (type, unit, metric, height, width, values: List[List[float]])",
+        "depthgraph.engine.values.DepthMap",
+    ),
     "camera_intrinsics": ("List[List[float]]", "numpy.ndarray (float32, 3x3)"),
     "point_cloud": (
         "Dict[str, Any] (num_points, frame, has_colors, bounds_min, bounds_max)",

@@ -31,7 +31,7 @@ from roboflow_workflows.execution_engine.entities.base import (
 from roboflow_workflows.execution_engine.entities.types import Selector as RoboflowSelector
 from roboflow_workflows.prototypes.block import WorkflowBlockManifest
 
-from depthgraph.manifests.base import BlockManifest, SelectorMarker
+from depthgraph.engine.manifest import BlockManifest, SelectorMarker
 from depthgraph.roboflow.kinds import KindMapper
 
 #: Namespaces whose aliases stay out of Roboflow (they belong to Roboflow's own blocks).

@@ -6,7 +6,7 @@
 - :mod:`depthgraph.scale.rows`: the Parquet table of per-input rows (input, outputs, error, time).
 - :mod:`depthgraph.scale.ray`: :class:`~depthgraph.scale.ray.WorkflowActor` (compiles the
   workflow once per actor) and :func:`~depthgraph.scale.ray.run_on_ray`, the pipeline.
-- :mod:`depthgraph.scale.cli`: ``depthgraph run ... --engine ray``.
+- ``depthgraph run ... --engine ray`` is the command module :mod:`depthgraph.cli.ray`.
 
 Importing this package imports neither Ray nor torch.
 """

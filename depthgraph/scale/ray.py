@@ -129,7 +129,6 @@ class WorkflowActor:
         self.image_input = _check_single_image_input(self.workflow)
         self.params = dict(params or {})
         self.output = Path(output)
-        self.kinds = dict(self.workflow.output_kinds)
 
     def __call__(self, batch: Any) -> Any:
         import pyarrow as pa
@@ -138,12 +137,11 @@ class WorkflowActor:
         for row in batch.to_pylist():
             item = InputImage(input=row["input"], source=row["source"], key=row["key"])
             items.append((item, row["data"], row["read_error"]))
-        rows = run_items(self.workflow, self.image_input, self.params, self.output, self.kinds, items)
+        rows = run_items(self.workflow, self.image_input, self.params, self.output, items)
         return pa.Table.from_pylist(rows, schema=schema())
 
 
 def run_items(workflow: Any, image_input: str, params: dict[str, Any], output: Path,
-              kinds: dict[str, list[str]],
               items: list[tuple[InputImage, bytes | None, str | None]]) -> list[dict[str, Any]]:
     """Decode, run as one batch (one by one when the batch fails), write; one row per item.
 
@@ -173,7 +171,7 @@ def run_items(workflow: Any, image_input: str, params: dict[str, Any], output: P
     def write(job: cli_runner.ImageJob, result: dict[str, Any], seconds: float) -> cli_runner.JobResult:
         folder = output / PurePosixPath(items[position[id(job)]][0].key).parent
         folder.mkdir(parents=True, exist_ok=True)
-        return cli_runner.write_job(job, result, folder, kinds, seconds)
+        return cli_runner.write_job(job, result, folder, seconds)
 
     with writing_under(output):  # sink blocks write only under OUT, as with `depthgraph run`
         results = cli_runner.run_chunk(workflow, jobs, params, write, load=load)

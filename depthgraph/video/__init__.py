@@ -1,8 +1,9 @@
 """Workflows over video: sources (files, cameras, streams), sinks (MP4, JSON Lines, PLY) and the
 threaded pipeline that runs a compiled workflow frame by frame.
 
-Most users call :meth:`Workflow.run_video <depthgraph.engine.workflow.Workflow.run_video>` or
-:meth:`Workflow.stream <depthgraph.engine.workflow.Workflow.stream>`; see ``docs/video.md``.
+Most users call :func:`run_video` or :func:`stream` with a compiled
+:class:`~depthgraph.engine.workflow.Workflow`; see ``docs/video.md``. The engine knows nothing of
+video: these functions take a workflow.
 """
 
 from __future__ import annotations

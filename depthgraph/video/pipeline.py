@@ -6,9 +6,9 @@
                                                                          │
                        sinks, on_frame ◄──writer thread◄── bounded queue ◄┘
 
-- :class:`VideoStream` (``Workflow.stream``): iterate ``(frame, result)`` pairs; decoding runs
+- :class:`VideoStream` (:func:`stream`): iterate ``(frame, result)`` pairs; decoding runs
   ahead in the reader thread while the workflow runs in the caller's thread.
-- :func:`run_video` (``Workflow.run_video``): the stream plus a writer thread that writes MP4 /
+- :func:`run_video` (``run_video(workflow, source)``): the stream plus a writer thread that writes MP4 /
   JSON Lines / PLY files and calls ``on_frame``, so decoding, inference and encoding overlap.
 
 Both queues are bounded, so memory stays flat however long the video. For a *live* source
@@ -273,7 +273,7 @@ class VideoStream:
 
     def __iter__(self) -> Iterator[tuple[VideoFrame, dict[str, Any]]]:
         if self._started:
-            raise RuntimeError("a VideoStream runs once; call workflow.stream(...) again")
+            raise RuntimeError("a VideoStream runs once; call depthgraph.video.stream(workflow, ...) again")
         self._started = True
         self._t0 = time.perf_counter()
         self._thread = threading.Thread(target=self._read, name="depthgraph-video-reader", daemon=True)

@@ -15,20 +15,18 @@
 from __future__ import annotations
 
 import json
-import math
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from depthgraph.engine.encoders import INLINE_ARRAY_VALUES, array_summary, depth_header, json_safe
 from depthgraph.engine.errors import WorkflowError
-from depthgraph.engine.values import PointCloud, VideoMetadata, WorkflowImageData
+from depthgraph.engine.values import DepthMap, PointCloud, VideoMetadata, WorkflowImageData
 from depthgraph.output_writer import safe_name
 from depthgraph.ply import write_ply
 
-#: Arrays with more values than this are summarised in JSON Lines (shape, dtype, min, max, mean).
-INLINE_ARRAY_LIMIT = 64
 RESULTS_JSONL = "results.jsonl"
 SUMMARY_JSON = "video.json"
 DEFAULT_FPS = 30.0
@@ -154,7 +152,7 @@ class JsonlWriter:
         if self._handle is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._handle = open(self.path, "w", encoding="utf-8")
-        text = json.dumps(_finite(record), allow_nan=False, default=str, separators=(",", ":"))
+        text = json.dumps(json_safe(record), allow_nan=False, default=str, separators=(",", ":"))
         self._handle.write(text + "\n")
         self._handle.flush()
         self.lines += 1
@@ -165,32 +163,14 @@ class JsonlWriter:
             handle.close()
 
 
-def _finite(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
-
-
-def _array_summary(array: np.ndarray) -> dict[str, Any]:
-    summary: dict[str, Any] = {"type": "array", "shape": list(array.shape), "dtype": str(array.dtype)}
-    if np.issubdtype(array.dtype, np.number) and array.size:
-        finite = array[np.isfinite(array)] if np.issubdtype(array.dtype, np.floating) else array
-        if finite.size:
-            summary.update(min=float(finite.min()), max=float(finite.max()), mean=float(finite.mean()))
-    return summary
-
-
 class VideoOutputWriter:
     """Writes each frame's workflow result under ``output_dir``.
 
     - ``image`` values -> ``<output>.mp4`` (one MP4 per image output, the source's fps)
     - point clouds -> ``<output>/frame_<number>.ply`` every ``ply_every`` frames (0: never)
     - everything -> one line per frame in ``results.jsonl``: frame number, timestamp and the
-      outputs (images as a reference into their MP4, arrays larger than 64 values summarised)
+      outputs (images as a reference into their MP4, arrays larger than 64 values summarised,
+      depth maps summarised with their unit); encodings from :mod:`depthgraph.engine.encoders`
     - :meth:`close` finishes every file and writes ``video.json`` (files, frame counts, codec)
     """
 
@@ -236,11 +216,14 @@ class VideoOutputWriter:
             return entry
         if isinstance(value, VideoMetadata):
             return value.to_dict()
-        if isinstance(value, np.ndarray) and value.size > INLINE_ARRAY_LIMIT:
-            return _array_summary(value)
+        if isinstance(value, DepthMap):
+            return {**array_summary(value.values), **depth_header(value)}
+        if isinstance(value, np.ndarray) and value.size > INLINE_ARRAY_VALUES:
+            return array_summary(value)
         if isinstance(value, dict):
             return {str(k): self._value(f"{stem}_{safe_name(str(k))}", v, metadata, index) for k, v in value.items()}
-        if isinstance(value, (list, tuple)) and any(isinstance(v, (WorkflowImageData, PointCloud, dict)) for v in value):
+        if isinstance(value, (list, tuple)) and any(isinstance(v, (WorkflowImageData, PointCloud, DepthMap, dict))
+                                                    for v in value):
             return [self._value(f"{stem}_{i}", v, metadata, index) for i, v in enumerate(value)]
         from depthgraph.engine.serialization import serialize_value
 
@@ -268,7 +251,7 @@ class VideoOutputWriter:
         body["results"] = RESULTS_JSONL if self.jsonl.lines else None
         body["point_clouds"] = [str(p.relative_to(self.output_dir)) for p in self.plys]
         (self.output_dir / SUMMARY_JSON).write_text(
-            json.dumps(_finite(body), indent=2, default=str) + "\n", encoding="utf-8")
+            json.dumps(json_safe(body), indent=2, default=str) + "\n", encoding="utf-8")
         if errors:
             raise VideoSinkError("; ".join(errors))
         return self.files

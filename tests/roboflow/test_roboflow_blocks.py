@@ -24,11 +24,11 @@ from roboflow_workflows.execution_engine.introspection.blocks_loader import (  #
 from roboflow_workflows.http_contract.describe import describe_workflows_blocks  # noqa: E402
 
 import depthgraph.roboflow as plugin  # noqa: E402
-from depthgraph.blocks.base import WorkflowBlock  # noqa: E402
+from depthgraph.engine.block import WorkflowBlock  # noqa: E402
 from depthgraph.engine.kinds import IMAGE_KIND, Kind  # noqa: E402
 from depthgraph.engine.registry import load_registry  # noqa: E402
 from depthgraph.engine.values import WorkflowImageData  # noqa: E402
-from depthgraph.manifests.base import BlockManifest, OutputDefinition, Selector  # noqa: E402
+from depthgraph.engine.manifest import BlockManifest, OutputDefinition, Selector  # noqa: E402
 from depthgraph.roboflow.blocks import generate  # noqa: E402
 
 ALIAS = "roboflow_core/depth_estimation@v1"

@@ -23,7 +23,7 @@ from roboflow_workflows.execution_engine.entities.base import (  # noqa: E402
     WorkflowImageData as RoboflowImage,
 )
 
-from depthgraph.engine.values import PointCloud, VideoMetadata, WorkflowImageData  # noqa: E402
+from depthgraph.engine.values import DepthMap, PointCloud, VideoMetadata, WorkflowImageData  # noqa: E402
 from depthgraph.roboflow.conversions import (  # noqa: E402
     detections_to_roboflow,
     image_to_depthgraph,
@@ -130,8 +130,16 @@ def test_serialisers_and_deserialisers_of_the_new_kinds() -> None:
     assert summary["num_points"] == 4 and summary["parent_id"] == "p"
     with pytest.raises(TypeError):
         KINDS_SERIALIZERS["point_cloud"]([1, 2, 3])
+    metric = DepthMap(values=depth, unit="m", source="test")
+    serialized = KINDS_SERIALIZERS["depth_map"](metric)
+    assert serialized["type"] == "depth_map" and serialized["unit"] == "m" and serialized["metric"] is True
+    assert serialized["values"] == [[1.0, None], [2.5, 3.0]]
     parsed = KINDS_DESERIALIZERS["depth_map"]("depth", [[1, 2], [3, 4]])
-    assert parsed.dtype == np.float32 and parsed.shape == (2, 2)
+    assert isinstance(parsed, DepthMap) and parsed.unit == "relative"
+    assert parsed.values.dtype == np.float32 and parsed.shape == (2, 2)
+    back = KINDS_DESERIALIZERS["depth_map"]("depth", serialized)
+    assert back.unit == "m" and back.source == "test"
+    np.testing.assert_array_equal(back.values, depth)
     with pytest.raises(RuntimeInputError, match="input `k` of kind `camera_intrinsics` must be a 3x3"):
         KINDS_DESERIALIZERS["camera_intrinsics"]("k", [[1, 0], [0, 1]])
     with pytest.raises(RuntimeInputError, match="input `d` of kind `depth_map`"):

@@ -154,7 +154,8 @@ def test_serialized_results_are_json(engine: Any, photos: list[np.ndarray],
         # depthgraph's kinds: plain JSON, with no help from an encoder
         for name in ("depth", "intrinsics", "cloud", "num_points", "depths", "predictions"):
             json.dumps(plain[name])
-        np.testing.assert_allclose(np.array(out["depth"], dtype=np.float32), raw["depth"])
+        assert out["depth"]["type"] == "depth_map" and out["depth"]["unit"] == "relative"
+        np.testing.assert_allclose(np.array(out["depth"]["values"], dtype=np.float32), raw["depth"].values)
         assert np.array(out["intrinsics"]).shape == (3, 3)
         assert out["cloud"]["type"] == "point_cloud"
         assert out["cloud"]["num_points"] == raw["num_points"]

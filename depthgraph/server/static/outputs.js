@@ -7,6 +7,8 @@ import { el } from "./forms.js";
 const isImage = (v) => v && typeof v === "object" && v.type === "base64" && typeof v.value === "string";
 const isPointCloud = (v) => v && typeof v === "object" && v.type === "point_cloud";
 const isDetections = (v) => v && typeof v === "object" && Array.isArray(v.predictions);
+/* A depth map: {"type": "depth_map", unit: "relative" | "m" | ..., values: <array>}. */
+const isDepthMap = (v) => v && typeof v === "object" && v.type === "depth_map" && "values" in v;
 
 const TYPED = { float32: Float32Array, float64: Float64Array, uint8: Uint8Array, int8: Int8Array, uint16: Uint16Array,
   int16: Int16Array, uint32: Uint32Array, int32: Int32Array, int64: BigInt64Array, uint64: BigUint64Array, bool: Uint8Array };
@@ -51,7 +53,10 @@ function imageView(name, v, before) {
   return wrap;
 }
 
-function depthView(name, array) {
+/* A relative depth has no unit: say so rather than show bare numbers that look like metres. */
+const unitLabel = (unit) => (!unit ? "" : unit === "relative" ? " (relative depth, no unit)" : ` ${unit}`);
+
+function depthView(name, array, unit = "") {
   const [h, w] = array.shape;
   const vals = array.values;
   let lo = Infinity, hi = -Infinity;
@@ -68,13 +73,13 @@ function depthView(name, array) {
     img.data[i + 3] = 255;
   }
   ctx.putImageData(img, 0, 0);
-  const readout = el("div", { class: "dg-hint", "data-testid": `depth-readout-${name}`, text: `range ${lo.toPrecision(4)} … ${hi.toPrecision(4)}; point at the map for a value` });
+  const readout = el("div", { class: "dg-hint", "data-testid": `depth-readout-${name}`, text: `range ${lo.toPrecision(4)} … ${hi.toPrecision(4)}${unitLabel(unit)}; point at the map for a value` });
   canvas.addEventListener("mousemove", (e) => {
     const r = canvas.getBoundingClientRect();
     const x = Math.min(w - 1, Math.max(0, Math.floor((e.clientX - r.left) / r.width * w)));
     const y = Math.min(h - 1, Math.max(0, Math.floor((e.clientY - r.top) / r.height * h)));
     const v = vals[y * w + x];
-    readout.textContent = `(${x}, ${y}): ${typeof v === "number" ? v.toPrecision(5) : String(v)}`;
+    readout.textContent = `(${x}, ${y}): ${typeof v === "number" ? v.toPrecision(5) : String(v)}${unitLabel(unit)}`;
   });
   return el("div", { class: "dg-depth" }, canvas, readout);
 }
@@ -121,7 +126,10 @@ export async function renderOutputs(container, outputs, { kinds = {}, inputs = {
           box.append(await pointCloudViewer(name, value));
         } else box.append(jsonView(value));
       } else if (isDetections(value)) box.append(detectionsView(value));
-      else if (is2D(decodeArray(value)) && (k.includes("depth_map") || k.includes("numpy_array") || k.includes("*"))) {
+      else if (isDepthMap(value) && is2D(decodeArray(value.values))) {
+        box.dataset.unit = value.unit;
+        box.append(depthView(name, decodeArray(value.values), value.unit));
+      } else if (is2D(decodeArray(value)) && (k.includes("depth_map") || k.includes("numpy_array") || k.includes("*"))) {
         box.append(depthView(name, decodeArray(value)));
       } else box.append(jsonView(value));
       row.append(box);

@@ -1,4 +1,8 @@
-"""Declarative block manifests: what a block takes and gives, and nothing else.
+"""The manifest half of the block protocol: what a block takes and gives, and nothing else.
+
+Every block's manifest subclasses :class:`BlockManifest`; every hook the compiler and the
+executor call is declared here with its default, so a block (built-in or plugin) overrides what
+it needs and nothing is looked up by name. The behaviour half is :mod:`depthgraph.engine.block`.
 
 A manifest is a pydantic model. Its ``type`` field is a ``Literal`` whose first value is the
 canonical identifier (``depthgraph/<name>@v1``) and whose other values are aliases. Fields that
@@ -116,6 +120,13 @@ class BlockManifest(BaseModel):
     @classmethod
     def output_names(cls) -> list[str]:
         return [o.name for o in cls.describe_outputs()]
+
+    def get_actual_outputs(self) -> list[OutputDefinition]:
+        """The outputs of this step, which may depend on its properties.
+
+        The compiler reads kinds from here; the default is the class's :meth:`describe_outputs`.
+        """
+        return type(self).describe_outputs()
 
     # --- how the executor feeds it -------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from depthgraph.manifests.base import BlockManifest
+from depthgraph.engine.manifest import BlockManifest
 
 
 class WorkflowBlock:

@@ -45,7 +45,7 @@ def run_video_command(workflow: Any, video: str, params: dict[str, Any], output_
                                TimeRemainingColumn)
 
     from depthgraph.cli.common import EXIT_INTERRUPTED, EXIT_OK, console, err_console
-    from depthgraph.video.pipeline import run_video
+    from depthgraph.video import run_video
 
     stop = threading.Event()
     progress = Progress(
