@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from depthgraph.blocks.base import WorkflowBlock
+from depthgraph.engine.block import WorkflowBlock
 from depthgraph.blocks.depth_utils import as_depth_map
 from depthgraph.engine.errors import StepInputError
 from depthgraph.engine.values import DepthMap

@@ -8,7 +8,7 @@ from typing import Literal, Optional
 from pydantic import ConfigDict, Field
 
 from depthgraph.engine.kinds import DEPTH_MAP_KIND, FLOAT_KIND, INTEGER_KIND, NUMPY_ARRAY_KIND
-from depthgraph.manifests.base import BlockManifest, OutputDefinition, Selector
+from depthgraph.engine.manifest import BlockManifest, OutputDefinition, Selector
 
 
 class MetricAlignmentManifest(BlockManifest):
