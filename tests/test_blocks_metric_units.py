@@ -79,3 +79,21 @@ def test_colour_map_draws_sky_as_farthest():
     farthest = colorize_depth(depth, "gray")[0, -1]
     assert (picture[:, :5] == farthest).all()
     assert picture[0, 5, 0] > picture[0, -1, 0]  # the range ignores the sky pixels
+
+
+def test_stabiliser_never_rescales_metric_depth():
+    from depthgraph.blocks.depth_stabilizer import DepthStabilizerBlock
+    from depthgraph.engine.values import VideoMetadata
+
+    block = DepthStabilizerBlock()
+    base = np.tile(np.linspace(2.0, 6.0, 64, dtype=np.float32), (48, 1))
+    outs = []
+    for t, factor in enumerate((1.0, 1.5, 0.5)):  # the scene really gets farther / nearer
+        given = DepthMap(base * factor, unit="m")
+        outs.append(block.run(depth=given, image=VideoMetadata("v", t, t / 30, 30.0)))
+        assert outs[-1]["depth"] is given  # unchanged: metres stay metres
+        assert outs[-1]["scale"] == 1.0 and outs[-1]["shift"] == 0.0
+    assert [o["reset"] for o in outs] == [True, False, False]
+    relative = block.run(depth=DepthMap(base * 1.5), image=VideoMetadata("w", 0, 0.0, 30.0))
+    again = block.run(depth=DepthMap(base * 3.0), image=VideoMetadata("w", 1, 1 / 30, 30.0))
+    assert relative["depth"].unit == "relative" and again["scale"] != 1.0  # relative depth is aligned
