@@ -97,3 +97,26 @@ def test_stabiliser_never_rescales_metric_depth():
     relative = block.run(depth=DepthMap(base * 1.5), image=VideoMetadata("w", 0, 0.0, 30.0))
     again = block.run(depth=DepthMap(base * 3.0), image=VideoMetadata("w", 1, 1 / 30, 30.0))
     assert relative["depth"].unit == "relative" and again["scale"] != 1.0  # relative depth is aligned
+
+
+def test_colour_map_block_colour_bar_and_sky_in_every_range_mode():
+    from depthgraph.blocks.color_bar import _label, depth_range_ends
+    from depthgraph.blocks.colormap import DepthColormapBlock
+
+    depth = np.tile(np.linspace(1.0, 5.0, 80, dtype=np.float32), (60, 1))
+    sky = np.zeros(depth.shape, bool)
+    sky[:, :4] = True
+    metric = DepthMap(depth, unit="m", valid=~sky, sky=sky)
+    block = DepthColormapBlock()
+    plain = block.run(depth=metric, colormap="gray", mode="depth")["image"].numpy_image
+    barred = block.run(depth=metric, colormap="gray", mode="depth", color_bar=True)["image"].numpy_image
+    assert plain.shape == (60, 80, 3) and barred.shape[0] == 60 and barred.shape[1] > 80
+    np.testing.assert_array_equal(barred[:, :80], plain)
+    bar = barred[:, 80, 0].astype(int)
+    assert bar[0] == 255 and bar[-1] == 0 and (np.diff(bar) <= 0).all()  # hot end at the top
+    assert (plain[:, :4] == 255).all()  # depth mode: far is hot, sky is the farthest
+    fixed = block.run(depth=metric, colormap="gray", mode="depth", range_mode="fixed",
+                      range_low=1.0, range_high=3.0)["image"].numpy_image  # fmt: skip
+    assert (fixed[:, :4] == 255).all()
+    assert depth_range_ends(0.25, 0.5, "inverse_depth") == (2.0, 4.0)
+    assert _label(3.2, "m") == "3.2 m" and _label(3.2, "relative") == "3.2"
