@@ -120,3 +120,19 @@ def test_colour_map_block_colour_bar_and_sky_in_every_range_mode():
     assert (fixed[:, :4] == 255).all()
     assert depth_range_ends(0.25, 0.5, "inverse_depth") == (2.0, 4.0)
     assert _label(3.2, "m") == "3.2 m" and _label(3.2, "relative") == "3.2"
+
+
+def test_point_cloud_leaves_sky_out_by_default_and_is_in_metres():
+    from depthgraph.blocks.point_cloud import PointCloudProjectionBlock
+
+    depth = np.full((20, 30), 4.0, np.float32)
+    sky = np.zeros(depth.shape, bool)
+    sky[:5] = True
+    metric = DepthMap(depth, unit="m", valid=~sky, sky=sky)
+    k = np.array([[30.0, 0, 15], [0, 30.0, 10], [0, 0, 1]])
+    block = PointCloudProjectionBlock()
+    out = block.run(depth=metric, intrinsics=k, remove_edges=False)
+    assert out["num_points"] == 15 * 30
+    assert np.allclose(out["point_cloud"].points[:, 2], 4.0)  # z in metres, as the depth
+    with_sky = block.run(depth=metric, intrinsics=k, remove_edges=False, include_sky=True)
+    assert with_sky["num_points"] == 20 * 30
