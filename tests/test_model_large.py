@@ -257,3 +257,16 @@ def test_weights_directory_knows_the_large_checkpoints(tmp_path):
     save_file({"model.backbone.pretrained.cls_token": np.zeros((1, 1, 384), np.float32)}, str(wrong))
     _, expected, problem = check_checkpoint(wrong, "metric-large")
     assert expected == 406 and "DA3METRIC-LARGE tensors missing" in problem
+
+
+def test_missing_large_weights_say_where_to_put_them(tmp_path, monkeypatch):
+    from depthgraph.models.depth_anything_v3 import AutoModel
+    from depthgraph.models.depth_anything_v3.weights import WeightsNotFoundError
+
+    monkeypatch.setenv("DEPTHGRAPH_WEIGHTS_DIR", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(WeightsNotFoundError) as err:
+        AutoModel.from_pretrained("depth-anything-v3/metric-large", device="cpu")
+    message = str(err.value)
+    assert str(tmp_path / "DA3METRIC-LARGE" / "model.safetensors") in message
+    assert "depth-anything/DA3METRIC-LARGE" in message and "--model metric-large" in message
