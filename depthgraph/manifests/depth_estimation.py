@@ -23,6 +23,9 @@ MODEL_VERSIONS = (
     "depth-anything-v3/metric-large",
     "depth-anything-v3/mono-large",
 )
+#: The model versions that take several views of one scene (the LARGE checkpoints have no
+#: cross-view attention and no camera: single images only).
+SCENE_MODEL_VERSIONS = ("depth-anything-v3/small", "depth-anything-v3/base")
 #: The model versions whose depth can be in metres (given a focal length).
 METRIC_MODEL_VERSIONS = ("depth-anything-v3/metric-large",)
 ModelVersion = Literal[
