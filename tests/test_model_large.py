@@ -270,3 +270,22 @@ def test_missing_large_weights_say_where_to_put_them(tmp_path, monkeypatch):
     message = str(err.value)
     assert str(tmp_path / "DA3METRIC-LARGE" / "model.safetensors") in message
     assert "depth-anything/DA3METRIC-LARGE" in message and "--model metric-large" in message
+
+
+def test_config_naming_the_other_preset_is_refused_before_reading(tmp_path):
+    import json
+
+    from depthgraph.models.depth_anything_v3 import AutoModel
+    from depthgraph.models.depth_anything_v3.recipe import checkpoint_config
+
+    folder = tmp_path / "DA3METRIC-LARGE"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(b"not read")  # the config check comes first
+    (folder / "config.json").write_text(json.dumps(checkpoint_config("mono-large")))
+    with pytest.raises(WeightsError, match="'da3mono-large', but 'da3metric-large' was asked for"):
+        AutoModel.from_pretrained("depth-anything-v3/metric-large", weights=folder, device="cpu")
+
+
+def test_large_models_refuse_scenes():
+    with pytest.raises(ValueError, match="single images only"):
+        tiny_large(False).predict_scene([_image(), _image(seed=1)])

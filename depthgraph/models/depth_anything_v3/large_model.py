@@ -35,7 +35,7 @@ from .model import DepthPrediction, _as_list, _parse_dtype, _pick_device
 from .preprocess import preprocess, to_rgb_uint8
 from .recipe import recipe_tensor
 from .sky_fill import SKY_MASK_THRESHOLD, fill_sky
-from .weights import PREFIX, WeightsNotFoundError, load_into, read_checkpoint, resolve_weights
+from .weights import PREFIX, WeightsError, WeightsNotFoundError, load_into, read_checkpoint, resolve_weights
 
 #: where a metric result's focal length came from (``DepthPrediction.intrinsics_source``)
 SOURCE_GIVEN = "given"
@@ -163,6 +163,13 @@ class DepthAnything3Large:
                     results[i] = self._postprocess(out, j, rgbs[i].shape[:2], *cameras[i])
         return results  # type: ignore[return-value]
 
+    def predict_scene(self, images: Any, **_: Any) -> Any:
+        """Not available: these checkpoints have no cross-view attention and no camera."""
+        raise ValueError(
+            f"{self.checkpoint_name} takes single images only (no cross-view attention, no camera "
+            "poses); use depth-anything-v3/small or base for several views of one scene"
+        )
+
     def forward_pixels(self, pixels: torch.Tensor) -> LargeOutput:
         """Raw network outputs for normalised pixels (B, 3, h, w): depth and sky score at (h, w),
         float32 on CPU, before the sky rule."""
@@ -252,6 +259,26 @@ def _empty_network(config: LargeConfig, device: torch.device) -> DA3LargeNetwork
     return network.to_empty(device=device).eval()
 
 
+def check_config_names(path: Path, variant: str) -> None:
+    """The two LARGE files have identical tensor lists, so a strict load cannot tell them apart:
+    when a ``config.json`` lies next to the checkpoint and names a preset, it must be ``variant``'s."""
+    import json
+
+    config = Path(path).parent / "config.json"
+    if not config.is_file():
+        return
+    try:
+        named = json.loads(config.read_text(encoding="utf-8")).get("model_name")
+    except (OSError, ValueError, AttributeError):
+        return  # an unreadable config says nothing; the tensors are still checked strictly
+    expected = LARGE_VARIANTS[variant][1]
+    if isinstance(named, str) and named.lower() != expected:
+        raise WeightsError(
+            f"{config}: names the preset {named!r}, but {expected!r} was asked for "
+            f"(DA3METRIC-LARGE and DA3MONO-LARGE have the same tensors: is this the other file?)"
+        )
+
+
 def load_large(
     variant: str,
     *,
@@ -270,6 +297,7 @@ def load_large(
     dev = _pick_device(device)
     autocast = _parse_dtype(dtype, dev)
     path = resolve_weights(variant, weights, api_key)
+    check_config_names(path, variant)
     state = read_checkpoint(path)
     network = _empty_network(LargeConfig.for_variant(variant), torch.device("cpu"))
     load_into(network, state, path, allow_unused=False)
