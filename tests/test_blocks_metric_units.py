@@ -37,7 +37,7 @@ def test_depth_block_metric_large_gives_metres_sky_and_the_intrinsics_used(large
     (out,) = block.run(images=[_photo()], model_version="depth-anything-v3/metric-large", fov=60.0)
     depth = out["depth"]
     assert isinstance(depth, DepthMap) and depth.unit == "m" and depth.is_metric
-    assert "focal length fov" in depth.source and depth.parent_id == "p0"
+    assert "focal length from the given field of view" in depth.source and depth.parent_id == "p0"
     assert out["sky"].dtype == bool and out["sky"].shape == (60, 80)
     assert np.array_equal(depth.sky, out["sky"])
     assert out["confidence"] is None

@@ -76,7 +76,10 @@ class DepthPrediction:
 
         source = ""
         if self.is_metric:
-            source = f"{self.model or 'DA3'}, focal length {self.intrinsics_source or 'given'}"
+            how = {"given": "from the given intrinsics", "fov": "from the given field of view"}.get(
+                self.intrinsics_source or "given", self.intrinsics_source
+            )
+            source = f"{self.model or 'DA3'}, focal length {how}"
         valid = None if self.sky is None else ~self.sky
         return DepthMap(values=self.depth, unit=self.unit, valid=valid, sky=self.sky,
                         source=source, parent_id=parent_id)  # fmt: skip
