@@ -5,7 +5,7 @@ no download) on N photo-sized images, results written as ``depthgraph run`` writ
 runs in the same process, one after the other (the figures to compare are the ratios of this
 one run; the machine may be shared):
 
-- ``single``: ``cli_runner.run_jobs`` in this process, batch size B, model loaded beforehand;
+- ``single``: ``depthgraph.batch.run_jobs`` in this process, batch size B, model loaded beforehand;
   run before and again after the Ray runs, and the mean of the two is the reference.
 - ``ray x1``: one actor with all of this machine's CPUs (as many torch threads as the single
   process), batch size B.
@@ -53,7 +53,7 @@ WORKFLOW = {
 
 
 def run_single(images: Path, out: Path, batch: int) -> float:
-    from depthgraph.cli_runner import plan_jobs, run_jobs
+    from depthgraph.batch import plan_jobs, run_jobs
     from depthgraph.engine.workflow import Workflow
 
     workflow = Workflow.from_definition(WORKFLOW)

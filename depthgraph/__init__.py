@@ -17,6 +17,7 @@ _LAZY = {
     "WorkflowError": "depthgraph.engine.errors",
     "WorkflowImageData": "depthgraph.engine.values",
     "PointCloud": "depthgraph.engine.values",
+    "DepthMap": "depthgraph.engine.values",
     # model (imports torch)
     "AutoModel": "depthgraph.models.depth_anything_v3",
     "DepthPrediction": "depthgraph.models.depth_anything_v3",
@@ -27,7 +28,7 @@ __all__ = ["__version__", *_LAZY]
 if TYPE_CHECKING:  # pragma: no cover
     from depthgraph.engine.describe import describe
     from depthgraph.engine.errors import WorkflowError
-    from depthgraph.engine.values import PointCloud, WorkflowImageData
+    from depthgraph.engine.values import DepthMap, PointCloud, WorkflowImageData
     from depthgraph.engine.workflow import Workflow, run_workflow
     from depthgraph.models.depth_anything_v3 import AutoModel, DepthPrediction
 

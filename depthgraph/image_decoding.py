@@ -43,12 +43,14 @@ from typing import Any
 
 import numpy as np
 
+from depthgraph.errors import DepthgraphError
+
 DEFAULT_MAX_PIXELS = 40_000_000
 MAX_PIXELS_ENV = "DEPTHGRAPH_MAX_IMAGE_PIXELS"
 HEADER_FORMATS = "PNG, JPEG, GIF, BMP, WebP, TIFF or PNM"
 
 
-class ImageReadError(ValueError):
+class ImageReadError(ValueError, DepthgraphError):
     """An image could not be read or decoded; the message names the source and the reason."""
 
 

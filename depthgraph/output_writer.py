@@ -58,17 +58,6 @@ def write_png(path: Path, image: np.ndarray) -> None:
     path.write_bytes(encoded.tobytes())
 
 
-def write_depth_png16(path: Path, depth: np.ndarray | DepthMap) -> dict[str, float]:
-    """Write a depth map as a 16-bit PNG scaled min..max -> 0..65535; returns the scale used.
-
-    Non-finite values are written as 0. ``depth = min + png / 65535 * (max - min)`` recovers
-    the depth up to quantisation.
-    """
-    data, scale = png16_encode(np.asarray(depth))
-    path.write_bytes(data)
-    return scale
-
-
 def _serialize(value: Any) -> Any:
     from depthgraph.engine.serialization import serialize_value
 
@@ -105,7 +94,8 @@ class _Writer:
             return {"type": "file", "kind": "point_cloud", "path": path.name, **value.summary()}
         if isinstance(value, DepthMap):
             png = self._path(name, ".png")
-            scale = write_depth_png16(png, value)
+            data, scale = png16_encode(value.values)  # NaN pixels written as 0
+            png.write_bytes(data)
             npy = self._path(name, ".npy")
             npy.write_bytes(npy_bytes(value))
             header = depth_header(value)

@@ -17,6 +17,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from depthgraph.errors import FatalError
 from depthgraph.models.depth_anything_v3.recipe import (
     canonical_variant,
     official_keys,
@@ -28,8 +29,8 @@ VARIANTS = ("small", "base", "metric-large", "mono-large")
 WEIGHTS_FILE = "model.safetensors"
 
 
-class WeightsError(Exception):
-    """A weights operation failed; the message is one line meant for the user."""
+class WeightsError(FatalError):
+    """A weights operation failed; the message is one line meant for the user (fatal to a run)."""
 
 
 def weights_dir() -> Path:

@@ -108,7 +108,7 @@ def test_write_result_layout_names_and_values(tmp_path):
 
 
 def test_parse_params_types():
-    from depthgraph.cli_runner import RunSetupError, parse_params
+    from depthgraph.batch import RunSetupError, parse_params
 
     class FakeWorkflow:
         parameter_names = {"threshold": 0.5, "label": "cat", "classes": None}

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from cli_helpers import gradient_image, write_image
 from depthgraph.cli import app
-from depthgraph.cli_runner import build_predict_definition
+from depthgraph.batch import build_predict_definition
 from model_helpers import recipe_weights_root
 
 runner = CliRunner()

@@ -66,7 +66,9 @@ def test_roboflow_aliases_for_inputs_and_coordinates_system():
     )
     compiled = compile_(d)
     assert compiled.image_inputs == ["image"] and list(compiled.parameters) == ["x"]
-    assert compiled.outputs[0].coordinates_system == "parent"
+    # accepted for Roboflow definitions; depthgraph has no crops, so it changes nothing
+    d["outputs"][0]["coordinates_system"] = "own"
+    assert compile_(d).outputs[0] == compiled.outputs[0]
 
 
 def test_block_alias_identifier_compiles():

@@ -126,3 +126,32 @@ def test_block_without_literal_type_is_refused():
 
     with pytest.raises(PluginLoadingError, match="NoLiteral has no usable identifier"):
         load_registry(builtins=False, entry_points=False, env=False, blocks=[NoLiteral])
+
+
+def test_builtins_are_a_plugin_module_loaded_by_name(plugin_path, monkeypatch):
+    from depthgraph.engine import registry as registry_module
+
+    reg = load_registry(entry_points=False, env=False)
+    entry = reg.get("depthgraph/depth_estimation@v1")
+    assert entry is not None and entry.source == registry_module.BUILTIN_SOURCE
+    assert registry_module.BUILTIN_PLUGIN == "depthgraph.blocks"
+    # the engine knows the built-ins only by that module name: another name, other built-ins
+    monkeypatch.setattr(registry_module, "BUILTIN_PLUGIN", "depthgraph_test_plugin")
+    swapped = load_registry(entry_points=False, env=False)
+    assert "test_plugin/echo@v1" in swapped and "depthgraph/depth_estimation@v1" not in swapped
+    assert "greeting" in swapped.kinds  # load_kinds() called as for any plugin
+
+
+def test_get_actual_outputs_is_declared_on_the_manifest_base():
+    from depthgraph.engine.manifest import OutputDefinition
+
+    class Plain(BlockManifest):
+        type: Literal["test/plain@v1"]
+
+        @classmethod
+        def describe_outputs(cls):
+            return [OutputDefinition(name="x")]
+
+    step = Plain(type="test/plain@v1", name="p")
+    assert [o.name for o in step.get_actual_outputs()] == ["x"]
+    assert Plain.get_actual_outputs is BlockManifest.get_actual_outputs  # the default, not a lookup by name

@@ -101,7 +101,7 @@ def test_python_api_without_a_root_still_refuses_special_files():
 
 
 def test_cli_sinks_write_under_the_output_folder(tmp_path, monkeypatch):
-    from depthgraph.cli_runner import plan_jobs, run_jobs
+    from depthgraph.batch import plan_jobs, run_jobs
 
     monkeypatch.chdir(tmp_path)
     image = write_image(tmp_path / "in" / "a.png", gradient_image())
@@ -150,17 +150,18 @@ def _cli(*args):
 
 
 def test_output_folder_checked_before_any_image_runs(tmp_path, monkeypatch):
-    from depthgraph import cli_runner
+    from depthgraph import batch
+    from depthgraph.batch import runner as batch_runner
 
     ran = []
-    monkeypatch.setattr(cli_runner, "_run_chunk", lambda *a, **k: ran.append(1) or [])
+    monkeypatch.setattr(batch_runner, "run_batch", lambda *a, **k: ran.append(1) or [])
     blocker = tmp_path / "file"
     blocker.write_text("x")
     image = write_image(tmp_path / "a.png", gradient_image())
     workflow = Workflow.from_definition(fake_depth_workflow(), registry())
     for out in (blocker, blocker / "sub"):
-        with pytest.raises(cli_runner.RunSetupError, match="output folder"):
-            cli_runner.run_jobs(workflow, cli_runner.plan_jobs(workflow, [str(image)]), {}, out)
+        with pytest.raises(batch.RunSetupError, match="output folder"):
+            batch.run_jobs(workflow, batch.plan_jobs(workflow, [str(image)]), {}, out)
     assert ran == []
     result = _cli("predict", image, "-o", blocker)
     assert result.exit_code == 1 and "output folder" in result.output
@@ -181,12 +182,13 @@ def test_all_failed_summary_and_error_prefix(tmp_path):
 
 
 def test_an_image_folder_appears_only_when_complete(tmp_path, monkeypatch):
-    from depthgraph import cli_runner
+    from depthgraph import batch
+    from depthgraph.batch import folders
 
     images = [str(write_image(tmp_path / "in" / f"{n}.png", gradient_image(seed=i)))
               for i, n in enumerate("abc")]
     workflow = Workflow.from_definition(fake_depth_workflow(), registry())
-    real = cli_runner.write_result
+    real = folders.write_result
     calls = []
 
     def interrupted_write(result, directory, *args, **kwargs):
@@ -197,9 +199,9 @@ def test_an_image_folder_appears_only_when_complete(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(result, directory, *args, **kwargs)
 
-    monkeypatch.setattr(cli_runner, "write_result", interrupted_write)
+    monkeypatch.setattr(folders, "write_result", interrupted_write)
     out = tmp_path / "out"
-    summary = cli_runner.run_jobs(workflow, cli_runner.plan_jobs(workflow, images), {}, out)
+    summary = batch.run_jobs(workflow, batch.plan_jobs(workflow, images), {}, out)
     assert summary.interrupted and summary.done == 1 and summary.planned == 3
     assert sorted(p.name for p in out.iterdir()) == ["a"]  # no 'b', no hidden partial folder
     assert (out / "a" / "results.json").is_file()
@@ -267,7 +269,7 @@ def test_cuda_on_a_cpu_only_torch_says_so():
 
 def test_outputs_written_are_numpy_readable(tmp_path):
     # the temporary-folder rename keeps every file the writer reported
-    from depthgraph.cli_runner import plan_jobs, run_jobs
+    from depthgraph.batch import plan_jobs, run_jobs
 
     image = write_image(tmp_path / "a.png", gradient_image())
     workflow = Workflow.from_definition(fake_depth_workflow(), registry())

@@ -15,7 +15,7 @@ pa = pytest.importorskip("pyarrow", reason="pyarrow comes with Ray Data (pip ins
 
 def test_flat_folder_keys_are_the_stems_as_depthgraph_run_names_its_folders(tmp_path):
     from cli_helpers import fake_depth_workflow
-    from depthgraph.cli_runner import plan_jobs
+    from depthgraph.batch import plan_jobs
     from depthgraph.engine.registry import load_registry
     from depthgraph.engine.workflow import Workflow
     from ray_helpers import load_blocks

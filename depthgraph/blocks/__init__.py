@@ -1,4 +1,8 @@
-"""Built-in blocks. ``load_blocks()`` lists them for the registry."""
+"""Built-in blocks: a plugin module like any other.
+
+The registry imports this module by name (``depthgraph.engine.registry.BUILTIN_PLUGIN``) and
+calls ``load_blocks()``, exactly as it does for a plugin named in ``DEPTHGRAPH_PLUGINS``.
+"""
 
 from __future__ import annotations
 

@@ -9,7 +9,8 @@ from rich.table import Table
 
 from depthgraph.cli.common import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, console,
                                    err_console)
-from depthgraph.cli_runner import ImageJob, RunSummary, run_jobs
+from depthgraph.batch import ImageJob, RunSummary, run_jobs
+from depthgraph.engine.workflow import Workflow
 
 
 def print_summary(summary: RunSummary, output_dir: Path, verbose: bool) -> int:
@@ -47,7 +48,7 @@ def print_summary(summary: RunSummary, output_dir: Path, verbose: bool) -> int:
     return EXIT_PARTIAL if summary.failed else EXIT_OK
 
 
-def execute_jobs(workflow: Any, jobs: list[ImageJob], params: dict[str, Any], output_dir: Path,
+def execute_jobs(workflow: Workflow, jobs: list[ImageJob], params: dict[str, Any], output_dir: Path,
              batch_size: int, verbose: bool, quiet: bool) -> int:
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                TimeElapsedColumn, TimeRemainingColumn)

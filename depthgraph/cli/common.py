@@ -13,6 +13,8 @@ import typer
 from rich.console import Console
 from typing_extensions import Annotated
 
+from depthgraph.errors import DepthgraphError, is_written_for_the_user
+
 
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 3, 130
 
@@ -55,7 +57,7 @@ class AnyModel(str, Enum):
     mono_large = "mono-large"
 
 
-class CLIError(Exception):
+class CLIError(DepthgraphError):
     """A failure the CLI reports as one line."""
 
 
@@ -78,12 +80,8 @@ def reported(verbose: bool) -> Iterator[None]:
 
 
 def one_line(exc: BaseException) -> str:
-    from depthgraph.engine.errors import WorkflowError
-
     text = str(exc).strip() or type(exc).__name__
-    if not isinstance(exc, (WorkflowError, CLIError)) and type(exc).__name__ not in (
-        "ImageReadError", "WeightsError", "WeightsNotFoundError", "RunSetupError", "FatalRunError"
-    ):
+    if not is_written_for_the_user(exc):
         text = f"{type(exc).__name__}: {text}"
     return " ".join(text.split())
 
@@ -97,19 +95,19 @@ def use_device(device: str | None) -> None:
 
 
 def point_model_at(weights: Path, variant: str) -> None:
-    """Use one checkpoint file: a temporary weights root whose variant folder links to it."""
+    """``--weights FILE``: check the user's checkpoint (errors name that file, not a temporary
+    link), then use it: a temporary weights root whose variant folder links to it."""
     import atexit
     import shutil
     import tempfile
 
     from depthgraph.models.depth_anything_v3.recipe import weights_folder_name
-    from depthgraph.weights_store import WEIGHTS_DIR_ENV
+    from depthgraph.weights_store import WEIGHTS_DIR_ENV, WeightsError, check_user_weights
 
-    source = weights.expanduser().resolve()
-    if source.is_dir():
-        source = source / "model.safetensors"
-    if not source.is_file():
-        raise CLIError(f"--weights {weights}: no such file")
+    try:
+        source = check_user_weights(weights, variant).resolve()
+    except WeightsError as exc:
+        raise CLIError(f"--weights {exc}") from None
     root = Path(tempfile.mkdtemp(prefix="depthgraph-weights-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)  # only a link (or copy) lives there
     folder = root / weights_folder_name(variant)

@@ -8,10 +8,10 @@ from typing import List, Optional
 import typer
 from typing_extensions import Annotated
 
+from depthgraph.batch import build_predict_definition, plan_jobs
 from depthgraph.cli.batch import execute_jobs
 from depthgraph.cli.common import (AnyModel, CLIError, Device, OutputDir, Quiet, Recursive, Verbose,
                                    point_model_at, reported, use_device, app)
-from depthgraph.cli_runner import build_predict_definition, plan_jobs
 
 
 @app.command()
@@ -36,12 +36,6 @@ def predict(
 
         use_device(device)
         if weights is not None:
-            from depthgraph.weights_store import WeightsError, check_user_weights
-
-            try:  # check the user's own file first, so errors name it (not a temporary link)
-                weights = check_user_weights(weights, model.value)
-            except WeightsError as exc:
-                raise CLIError(f"--weights {exc}") from None
             point_model_at(weights, model.value)
         definition = build_predict_definition(model.value, colormap, point_cloud)
         params = _camera(definition, model.value, fov, intrinsics)

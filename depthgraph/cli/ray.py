@@ -18,7 +18,7 @@ def run_ray_command(definition: dict[str, Any], images: list[str], params: dict[
         import ray  # noqa: F401
     except ImportError:
         raise CLIError("--engine ray needs Ray Data: pip install 'depthgraph[ray]'") from None
-    from depthgraph.scale.ray import ScaleRunError, run_on_ray
+    from depthgraph.scale import ScaleRunError, run_on_ray
 
     if not images:
         raise CLIError("--engine ray needs --image (files, folders, globs or URIs)")

@@ -8,10 +8,10 @@ from typing import List, Optional
 import typer
 from typing_extensions import Annotated
 
+from depthgraph.batch import parse_params, plan_jobs
 from depthgraph.cli.batch import execute_jobs
 from depthgraph.cli.common import (CLIError, Device, OutputDir, Quiet, Recursive, Verbose,
                                    reported, use_device, app)
-from depthgraph.cli_runner import parse_params, plan_jobs
 
 
 @app.command()

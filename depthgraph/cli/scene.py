@@ -62,12 +62,6 @@ def scene(
             raise CLIError(f"--reference: {exc}") from None
         use_device(device)
         if weights is not None:
-            from depthgraph.weights_store import WeightsError, check_user_weights
-
-            try:
-                weights = check_user_weights(weights, model.value)
-            except WeightsError as exc:
-                raise CLIError(f"--weights {exc}") from None
             point_model_at(weights, model.value)
         output_dir = output_dir.expanduser()
         output_dir.mkdir(parents=True, exist_ok=True)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import signal
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from contextlib import contextmanager
+from depthgraph.engine.workflow import Workflow
 
 
 @contextmanager
@@ -36,7 +37,7 @@ def _graceful_sigint(stop: threading.Event, console: Any) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def run_video_command(workflow: Any, video: str, params: dict[str, Any], output_dir: Path, *,
+def run_video_command(workflow: Workflow, video: str, params: dict[str, Any], output_dir: Path, *,
                       batch_size: int = 1, max_fps: float | None = None, frames: str | None = None,
                       ply_every: int = 0, preview: bool = False, codec: str = "auto",
                       quiet: bool = False) -> int:

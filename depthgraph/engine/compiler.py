@@ -4,7 +4,8 @@
 property) -> ``validate_names`` (unique input, step and output names) -> ``build_graph`` (a
 networkx DiGraph of inputs, steps and outputs, an edge per selector; references and kinds checked
 on the way) -> ``check_cycles`` -> ``plan`` (execution order from topological generations, and
-every selector resolved once so that running is a tight loop).
+every selector resolved once so that running is a tight loop) -> ``batch_levels`` (which steps run
+once per batch and which outputs hold one value for the whole batch).
 
 Every stage appends :class:`WorkflowError` subclasses to a shared list instead of stopping at the
 first problem: :func:`validate_definition` returns them all, :func:`compile_workflow` raises the
@@ -117,7 +118,6 @@ class CompiledOutput:
     name: str
     selector: ParsedSelector
     kinds: list[str]
-    coordinates_system: str = "own"
     step_outputs: tuple[str, ...] = ()  # for '$steps.x.*': the declared outputs of x
 
 
@@ -652,7 +652,7 @@ def _bind_output(
     graph.graph.add_node(node, node_type="output")
     graph.graph.add_edge(sel.node, node, property="selector", selector=sel.raw)
     declared = tuple(graph.step_outputs.get(sel.name, {})) if sel.is_wildcard else ()
-    return CompiledOutput(out.name, sel, given or ["*"], out.coordinates_system, declared)
+    return CompiledOutput(out.name, sel, given or ["*"], declared)
 
 
 # --- stage 4: cycles -------------------------------------------------------------------------

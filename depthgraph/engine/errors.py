@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from depthgraph.errors import DepthgraphError, FatalError
+
 
 @dataclass
 class BlockErrorDetail:
@@ -29,7 +31,7 @@ class BlockErrorDetail:
         }
 
 
-class WorkflowError(Exception):
+class WorkflowError(DepthgraphError):
     """Base of every error depthgraph raises about a workflow, its inputs or its execution."""
 
     #: HTTP status the server maps this error to (client mistakes are 4xx).
@@ -121,8 +123,8 @@ class CycleError(WorkflowCompilationError):
     """The steps reference each other in a loop."""
 
 
-class PluginLoadingError(WorkflowError):
-    """A plugin module could not be imported or gave something that is not a block."""
+class PluginLoadingError(WorkflowError, FatalError):
+    """A plugin module could not be imported or gave something that is not a block (fatal)."""
 
     http_status = 500
 
@@ -136,6 +138,11 @@ class DuplicateBlockError(PluginLoadingError):
 
 class RuntimeInputError(WorkflowError):
     """A runtime input is missing, unknown, or cannot be decoded."""
+
+    @classmethod
+    def for_input(cls, name: str, message: str) -> "RuntimeInputError":
+        """The error about runtime input ``name``: its message and its context name the input."""
+        return cls(f"input '{name}': {message}", context=f"input '{name}'")
 
 
 class StepExecutionError(WorkflowError):

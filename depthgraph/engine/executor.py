@@ -26,7 +26,7 @@ from depthgraph.engine.errors import (
     StepInputError,
     WorkflowTimeoutError,
 )
-from depthgraph.engine.serialization import decode_image, detections_from_inference_json
+from depthgraph.engine.serialization import decode_image, detections_from_inference_json, is_detections
 
 DETECTION_KINDS = frozenset({"object_detection_prediction", "instance_segmentation_prediction"})
 
@@ -35,10 +35,6 @@ class PerElement(list):
     """A list holding one value per batch element (as opposed to a list-valued scalar)."""
 
     __slots__ = ()
-
-
-def _input_error(name: str, message: str) -> RuntimeInputError:
-    return RuntimeInputError(f"input '{name}': {message}", context=f"input '{name}'")
 
 
 # --- inputs ------------------------------------------------------------------------------------
@@ -58,7 +54,7 @@ def prepare_inputs(compiled: CompiledWorkflow, inputs: dict[str, Any]) -> tuple[
     known = set(compiled.image_inputs) | set(compiled.parameters)
     unknown = [k for k in inputs if k not in known]
     if unknown:
-        raise _input_error(
+        raise RuntimeInputError.for_input(
             unknown[0],
             f"unknown input (the workflow declares: {', '.join(compiled.input_names) or 'no inputs'})",
         )
@@ -67,11 +63,11 @@ def prepare_inputs(compiled: CompiledWorkflow, inputs: dict[str, Any]) -> tuple[
     image_sizes: dict[str, int] = {}
     for name in compiled.image_inputs:
         if name not in inputs:
-            raise _input_error(name, "missing image input")
+            raise RuntimeInputError.for_input(name, "missing image input")
         value = inputs[name]
         if _is_batch(value):
             if len(value) == 0:
-                raise _input_error(name, "an empty list of images")
+                raise RuntimeInputError.for_input(name, "an empty list of images")
             images = PerElement(decode_image(v, f"{name}[{i}]") for i, v in enumerate(value))
         else:
             images = PerElement([decode_image(value, name)])
@@ -92,7 +88,7 @@ def prepare_inputs(compiled: CompiledWorkflow, inputs: dict[str, Any]) -> tuple[
         elif param.has_default:
             value = param.default_value
         else:
-            raise _input_error(name, "missing parameter (it has no default_value)")
+            raise RuntimeInputError.for_input(name, "missing parameter (it has no default_value)")
         if DETECTION_KINDS & set(param.kind_names):
             value = _decode_detections_param(name, value, batch_size)
         columns[f"$inputs.{name}"] = value
@@ -104,12 +100,12 @@ def _decode_detections_param(name: str, value: Any, batch_size: int) -> Any:
     if isinstance(value, dict):
         return detections_from_inference_json(value, input_name=name)
     if isinstance(value, (list, tuple)) and value and all(
-        isinstance(v, dict) and "predictions" in v or type(v).__name__ == "Detections" for v in value
+        isinstance(v, dict) and "predictions" in v or is_detections(v) for v in value
     ):
         if len(value) != batch_size:
-            raise _input_error(name, f"{len(value)} prediction sets for a batch of {batch_size} images")
+            raise RuntimeInputError.for_input(name, f"{len(value)} prediction sets for a batch of {batch_size} images")
         return PerElement(
-            v if type(v).__name__ == "Detections" else detections_from_inference_json(v, input_name=f"{name}[{i}]")
+            v if is_detections(v) else detections_from_inference_json(v, input_name=f"{name}[{i}]")
             for i, v in enumerate(value)
         )
     if isinstance(value, list):  # a bare list of predictions for one image

@@ -50,10 +50,6 @@ _DATA_URI_PREFIX = "data:"
 # --- images in ---------------------------------------------------------------------------------
 
 
-def _input_error(input_name: str, message: str) -> RuntimeInputError:
-    return RuntimeInputError(f"input '{input_name}': {message}", context=f"input '{input_name}'")
-
-
 def _decoding_error(input_name: str, exc: ImageReadError) -> RuntimeInputError:
     return RuntimeInputError(str(exc), context=f"input '{input_name}'")
 
@@ -80,7 +76,7 @@ def _decode_base64(text: str, input_name: str) -> np.ndarray:
     try:
         data = base64.b64decode(text.strip(), validate=False)
     except (binascii.Error, ValueError) as exc:
-        raise _input_error(input_name, f"not valid base64: {exc}") from exc
+        raise RuntimeInputError.for_input(input_name, f"not valid base64: {exc}") from exc
     return _decode_bytes(data, input_name)
 
 
@@ -90,7 +86,7 @@ def _is_url(text: str) -> bool:
 
 def _decode_string(text: str, input_name: str) -> tuple[np.ndarray, str | None]:
     if _is_url(text):
-        raise _input_error(
+        raise RuntimeInputError.for_input(
             input_name,
             f"URLs are not fetched ('{text[:80]}'); download the image and pass a path, bytes or base64",
         )
@@ -101,7 +97,7 @@ def _decode_string(text: str, input_name: str) -> tuple[np.ndarray, str | None]:
             return _decode_bytes(data, input_name), str(path)
         looks_like_path = os.sep in text or "." in text[-6:]
         if looks_like_path and not _is_probably_base64(text):
-            raise _input_error(input_name, f"file '{text}' does not exist")
+            raise RuntimeInputError.for_input(input_name, f"file '{text}' does not exist")
     return _decode_base64(text, input_name), None
 
 
@@ -129,7 +125,7 @@ def decode_image(value: Any, input_name: str = "image") -> WorkflowImageData:
         array = _decode_bytes(bytes(value), input_name)
     elif isinstance(value, Path):
         if not value.is_file():
-            raise _input_error(input_name, f"file '{value}' does not exist")
+            raise RuntimeInputError.for_input(input_name, f"file '{value}' does not exist")
         array, file_name = _decode_bytes(value.read_bytes(), input_name), str(value)
     elif isinstance(value, str):
         array, file_name = _decode_string(value, input_name)
@@ -141,9 +137,9 @@ def decode_image(value: Any, input_name: str = "image") -> WorkflowImageData:
         except ImageReadError as exc:
             raise _decoding_error(input_name, exc) from None
     elif value is None:
-        raise _input_error(input_name, "no image given (None)")
+        raise RuntimeInputError.for_input(input_name, "no image given (None)")
     else:
-        raise _input_error(
+        raise RuntimeInputError.for_input(
             input_name,
             f"cannot read an image from {type(value).__name__}; pass a numpy array, a path, bytes or base64",
         )
@@ -161,9 +157,9 @@ def _decode_dict(value: dict[str, Any], input_name: str) -> WorkflowImageData:
     elif kind == "numpy_object" and isinstance(payload, np.ndarray):
         array = _array_to_bgr(payload, input_name)
     elif kind == "url":
-        raise _input_error(input_name, "URLs are not fetched; pass a path, bytes or base64")
+        raise RuntimeInputError.for_input(input_name, "URLs are not fetched; pass a path, bytes or base64")
     else:
-        raise _input_error(
+        raise RuntimeInputError.for_input(
             input_name,
             "image objects look like {\"type\": \"base64\", \"value\": \"...\"}; got "
             f"type={kind!r} with a {type(payload).__name__} value",
@@ -288,7 +284,8 @@ def _has_none(value: Any) -> bool:
     return False
 
 
-def _is_detections(value: Any) -> bool:
+def is_detections(value: Any) -> bool:
+    """True for a ``supervision.Detections`` (without importing supervision when nothing has)."""
     sv = sys.modules.get("supervision")
     return sv is not None and isinstance(value, sv.Detections)
 
@@ -344,7 +341,7 @@ def serialize_value(
             out["colors"] = (None if value.colors is None else
                              _array_out(value.colors, array_format, budget, f"{_what}.colors"))
         return out
-    if _is_detections(value):
+    if is_detections(value):
         if budget is not None:
             budget.charge(len(value) * 200, _what)
         return detections_to_inference_json(value)
@@ -436,14 +433,14 @@ def detections_from_inference_json(
     if isinstance(payload, dict):
         preds = payload.get("predictions")
         if not isinstance(preds, list):
-            raise _input_error(input_name, "a predictions object needs a 'predictions' list")
+            raise RuntimeInputError.for_input(input_name, "a predictions object needs a 'predictions' list")
         img = payload.get("image") or {}
         if image_size is None and isinstance(img, dict) and img.get("width") and img.get("height"):
             image_size = (int(img["width"]), int(img["height"]))
     elif isinstance(payload, list):
         preds = payload
     else:
-        raise _input_error(input_name, f"expected a predictions object or list, got {type(payload).__name__}")
+        raise RuntimeInputError.for_input(input_name, f"expected a predictions object or list, got {type(payload).__name__}")
     xyxy = np.zeros((len(preds), 4), dtype=np.float32)
     confidence = np.ones(len(preds), dtype=np.float32)
     class_id = np.zeros(len(preds), dtype=int)
@@ -452,13 +449,13 @@ def detections_from_inference_json(
     extra: dict[str, list[Any]] = {}
     for i, p in enumerate(preds):
         if not isinstance(p, dict):
-            raise _input_error(input_name, f"predictions[{i}] must be an object, got {type(p).__name__}")
+            raise RuntimeInputError.for_input(input_name, f"predictions[{i}] must be an object, got {type(p).__name__}")
         try:
             x, y, w, h = (float(p[k]) for k in ("x", "y", "width", "height"))
         except KeyError as exc:
-            raise _input_error(input_name, f"predictions[{i}] has no '{exc.args[0]}'") from exc
+            raise RuntimeInputError.for_input(input_name, f"predictions[{i}] has no '{exc.args[0]}'") from exc
         except (TypeError, ValueError) as exc:
-            raise _input_error(input_name, f"predictions[{i}]: x, y, width and height must be numbers") from exc
+            raise RuntimeInputError.for_input(input_name, f"predictions[{i}]: x, y, width and height must be numbers") from exc
         xyxy[i] = (x - w / 2, y - h / 2, x + w / 2, y + h / 2)
         if p.get("confidence") is not None:
             confidence[i] = float(p["confidence"])
@@ -489,6 +486,7 @@ __all__ = [
     "detections_from_inference_json",
     "detections_to_inference_json",
     "encode_image",
+    "is_detections",
     "serialize_outputs",
     "serialize_value",
 ]

@@ -52,7 +52,7 @@ class KindMapper:
         if declared is None:
             serialised, internal = _DATA_TYPES.get(kind.name, (None, None))
             description = kind.description
-            if getattr(kind, "batch_level", False):  # Roboflow has no per-batch values of a step
+            if kind.batch_level:  # Roboflow has no per-batch values of a step
                 description += (
                     " In Roboflow's engine the value is repeated for every image of the batch, "
                     "and steps fed only with it run once per image."

@@ -10,3 +10,9 @@
 
 Importing this package imports neither Ray nor torch.
 """
+
+from __future__ import annotations
+
+from depthgraph.scale.ray import RayRunSummary, ScaleRunError, run_on_ray
+
+__all__ = ["RayRunSummary", "ScaleRunError", "run_on_ray"]

@@ -15,7 +15,7 @@ there. A key never starts with ``.`` or ``_`` (``safe_name`` strips them), so th
 (``_rows.parquet``) and hidden temporary folders cannot collide with a result.
 
 An input is *done* when ``OUT/<key>/results.json`` exists: results folders are written whole
-and renamed into place (:mod:`depthgraph.cli_runner`), so a folder that exists is complete.
+and renamed into place (:mod:`depthgraph.batch.folders`), so a folder that exists is complete.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from depthgraph.cli_runner import unique_folder
+from depthgraph.batch import unique_folder
 from depthgraph.image_files import IMAGE_EXTENSIONS, ImageReadError, collect_images
 from depthgraph.output_writer import RESULTS_FILE, safe_name
 

@@ -11,7 +11,7 @@ The pipeline :func:`run_on_ray` builds::
 Each actor compiles the workflow once (and loads its model once, on the GPU Ray gives it when
 ``num_gpus`` > 0). Per-image work is the single-process code of ``depthgraph run``: the one
 image decoder (:mod:`depthgraph.image_decoding`) and the same batch run, per-image fallback and
-atomic results-folder writer (:mod:`depthgraph.cli_runner`, :mod:`depthgraph.output_writer`),
+atomic results-folder writer (:mod:`depthgraph.batch`, :mod:`depthgraph.output_writer`),
 so results equal a single-process run's. Nothing lost, nothing twice: a bad image becomes a row
 with its error; an actor that dies is restarted by Ray and its batch run again (Ray Data's actor
 pools restart actors and retry their tasks), its rows arriving once since a failed task's output
@@ -27,14 +27,18 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
-from typing import Any, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
 
+from depthgraph.errors import DepthgraphError
 from depthgraph.scale.inputs import InputImage, list_inputs, split_done
 from depthgraph.scale.rows import ROWS_FILE, error_row, row_from_folder, schema, write_rows
 
+if TYPE_CHECKING:  # the actors import the engine when they start
+    from depthgraph.engine.workflow import Workflow
 
-class ScaleRunError(Exception):
+
+class ScaleRunError(DepthgraphError):
     """A scale-out run could not start or had to stop (one line for the user)."""
 
 
@@ -105,7 +109,7 @@ def read_batch(batch: Any) -> Any:
 # --- the workflow stage (actors) -----------------------------------------------------------------
 
 
-def _check_single_image_input(workflow: Any) -> str:
+def _check_single_image_input(workflow: Workflow) -> str:
     names = list(workflow.image_input_names)
     if len(names) != 1:
         raise ScaleRunError(
@@ -141,40 +145,39 @@ class WorkflowActor:
         return pa.Table.from_pylist(rows, schema=schema())
 
 
-def run_items(workflow: Any, image_input: str, params: dict[str, Any], output: Path,
-              items: list[tuple[InputImage, bytes | None, str | None]]) -> list[dict[str, Any]]:
-    """Decode, run as one batch (one by one when the batch fails), write; one row per item.
-
-    The steps are ``depthgraph run``'s for one chunk of images (``cli_runner``'s batch run,
-    failure handling and atomic results-folder writer); only the bytes come from Ray.
-    Errors that would fail every image alike raise ``FatalRunError``.
-    """
-    from depthgraph import cli_runner
+def _bytes_loader(image_input: str, item: InputImage, data: bytes | None,
+                  read_error: str | None) -> Callable[[], dict[str, Any]]:
+    """A job's loader: decode the bytes Ray read (or report why they could not be read)."""
     from depthgraph.engine.values import WorkflowImageData
     from depthgraph.image_decoding import ImageReadError, decode_image_bytes
-    from depthgraph.output_root import writing_under
 
-    jobs: list[cli_runner.ImageJob] = []
-    for item, _, _ in items:
-        # images hold the name as listed (str): results.json shows it as `depthgraph run` does
-        jobs.append(cli_runner.ImageJob(label=item.input, images={image_input: item.input},  # type: ignore[dict-item]
-                                        folder=PurePosixPath(item.key).name))
-    position = {id(job): index for index, job in enumerate(jobs)}
-
-    def load(job: cli_runner.ImageJob) -> dict[str, Any]:
-        item, data, read_error = items[position[id(job)]]
+    def load() -> dict[str, Any]:
         if read_error is not None:
             raise ImageReadError(read_error)
         image = decode_image_bytes(data or b"", item.input)
         return {image_input: WorkflowImageData(numpy_image=image, file_name=item.input)}
 
-    def write(job: cli_runner.ImageJob, result: dict[str, Any], seconds: float) -> cli_runner.JobResult:
-        folder = output / PurePosixPath(items[position[id(job)]][0].key).parent
-        folder.mkdir(parents=True, exist_ok=True)
-        return cli_runner.write_job(job, result, folder, seconds)
+    return load
 
+
+def run_items(workflow: Workflow, image_input: str, params: dict[str, Any], output: Path,
+              items: list[tuple[InputImage, bytes | None, str | None]]) -> list[dict[str, Any]]:
+    """Decode, run as one batch (one by one when the batch fails), write; one row per item.
+
+    The steps are ``depthgraph run``'s for one batch of images (:func:`depthgraph.batch.run_batch`:
+    failure handling and the whole-or-nothing results folder); only the bytes come from Ray, each
+    job carrying a loader that decodes its own. Errors that would fail every image alike raise
+    ``FatalRunError``.
+    """
+    from depthgraph.batch import ImageJob, run_batch
+    from depthgraph.output_root import writing_under
+
+    # images hold the name as listed (str): results.json shows it as `depthgraph run` does
+    jobs = [ImageJob(label=item.input, images={image_input: item.input}, folder=item.key,
+                     loader=_bytes_loader(image_input, item, data, read_error))
+            for item, data, read_error in items]
     with writing_under(output):  # sink blocks write only under OUT, as with `depthgraph run`
-        results = cli_runner.run_chunk(workflow, jobs, params, write, load=load)
+        results = run_batch(workflow, jobs, params, output)
     rows = []
     for (item, _, _), outcome in zip(items, results):
         if outcome.error is None:
@@ -191,7 +194,7 @@ def _root_message(exc: BaseException) -> str:
     """The user's exception inside Ray's wrappers (a ``FatalRunError`` first), as one line."""
     from ray.exceptions import RayError
 
-    from depthgraph.cli_runner import FatalRunError
+    from depthgraph.batch import FatalRunError
 
     seen: BaseException | None = exc
     chosen: BaseException | None = None
@@ -282,7 +285,7 @@ def run_on_ray(
     Raises :class:`ScaleRunError` (one line) when the run cannot start or a fatal error (missing
     weights, for one) stops it.
     """
-    from depthgraph.cli_runner import RunSetupError, check_output_dir
+    from depthgraph.batch import RunSetupError, check_output_dir
     from depthgraph.engine.compiler import load_definition
     from depthgraph.engine.workflow import Workflow
     from depthgraph.image_files import ImageReadError

@@ -35,6 +35,7 @@ import numpy as np
 
 from depthgraph.engine.state import end_video
 from depthgraph.engine.values import VideoMetadata, WorkflowImageData
+from depthgraph.engine.workflow import Workflow
 from depthgraph.video.sinks import VideoOutputWriter
 from depthgraph.video.sources import SourceInfo, VideoSource, VideoSourceError, open_source
 
@@ -103,7 +104,7 @@ class VideoRunSummary:
                 "frames_per_second": round(s.fps, 3), "interrupted": s.interrupted}
 
 
-def _image_input(workflow: Any, image_input: str | None) -> str:
+def _image_input(workflow: Workflow, image_input: str | None) -> str:
     names = list(workflow.image_input_names)
     if image_input is not None:
         if image_input not in names:
@@ -138,7 +139,7 @@ class VideoStream:
     Raises (when created): :class:`VideoSourceError` for a source that cannot be opened.
     """
 
-    def __init__(self, workflow: Any, source: Any, *, params: dict[str, Any] | None = None,
+    def __init__(self, workflow: Workflow, source: Any, *, params: dict[str, Any] | None = None,
                  batch_size: int = 1, max_fps: float | None = None,
                  frames: str | tuple[int, int | None] | None = None, fps: float | None = None,
                  image_input: str | None = None, queue_size: int | None = None,
@@ -323,7 +324,7 @@ def _first_image(result: dict[str, Any]) -> np.ndarray | None:
     return None
 
 
-def run_video(workflow: Any, source: Any, *, on_frame: Callable[[VideoFrame, dict[str, Any]], Any] | None = None,
+def run_video(workflow: Workflow, source: Any, *, on_frame: Callable[[VideoFrame, dict[str, Any]], Any] | None = None,
               output_dir: str | Path | None = None, ply_every: int = 0, codec: str = "auto",
               preview: bool = False,
               on_progress: Callable[[VideoStats, SourceInfo], Any] | None = None,
@@ -418,7 +419,7 @@ def run_video(workflow: Any, source: Any, *, on_frame: Callable[[VideoFrame, dic
     return summary
 
 
-def stream(workflow: Any, source: Any, **options: Any) -> VideoStream:
+def stream(workflow: Workflow, source: Any, **options: Any) -> VideoStream:
     """``for frame, result in stream(workflow, source): ...``; see :class:`VideoStream`."""
     return VideoStream(workflow, source, **options)
 

@@ -18,6 +18,8 @@ from typing import Mapping
 
 import numpy as np
 
+from depthgraph.errors import FatalError
+
 from .recipe import weights_folder_name
 
 PREFIX = "model."
@@ -41,8 +43,10 @@ DEFAULT_WEIGHTS_DIR = "~/.cache/depthgraph/weights"
 _DTYPES = {"F32": np.float32, "F16": np.float16, "BF16": None, "F64": np.float64}
 
 
-class WeightsError(RuntimeError):
-    """A checkpoint cannot be found or does not fit the network (names the file and tensor)."""
+class WeightsError(RuntimeError, FatalError):
+    """A checkpoint cannot be found or does not fit the network (names the file and tensor).
+
+    Fatal: every image of a run would fail the same way."""
 
 
 class WeightsNotFoundError(WeightsError, FileNotFoundError):
