@@ -8,6 +8,9 @@ request runs) over its RSS before the request. Freed memory stays mapped for reu
 tuning), so the first large request shows the full growth; later ones reuse it.
 
     .venv/bin/python benchmarks/bench_request_memory.py [--side 6320] [--cases base64,png16:depth]
+
+A case ``batchN/FORMAT[:excluded]`` sends N images of side/sqrt(N) instead (the same pixels in
+all, at the per-request limit, but N images through the network at once).
 """
 
 from __future__ import annotations
@@ -105,14 +108,23 @@ def main() -> None:
         encoded = base64.b64encode(data).decode()
         print(f"image: {args.side}x{args.side} = {args.side ** 2 / 1e6:.1f} MP, JPEG {len(data) / 2**20:.2f} "
               f"MiB; CPU: {os.cpu_count()} cores")
+        batches: dict[int, list[str]] = {}
         for case in args.cases.split(","):
             array_format, _, excluded = case.partition(":")
+            image_value: object = encoded
+            if array_format.startswith("batch"):
+                count_text, _, array_format = array_format[5:].partition("/")
+                count = int(count_text)
+                if count not in batches:
+                    part = base64.b64encode(_image(int(args.side / count ** 0.5))).decode()
+                    batches[count] = [part] * count
+                image_value = batches[count]
             time.sleep(1.0)
             rss = _status(server.pid, "VmRSS")
             started = time.perf_counter()
             with _PeakSampler(server.pid) as sampler:
                 response = httpx.post(f"{base}/workflows/run", timeout=900, json={
-                    "specification": spec, "inputs": {"image": encoded},
+                    "specification": spec, "inputs": {"image": image_value},
                     "array_format": array_format,
                     "excluded_fields": [f for f in excluded.split("+") if f]})
             seconds = time.perf_counter() - started

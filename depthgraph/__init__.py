@@ -7,7 +7,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from depthgraph import decoder_limits as _decoder_limits
+
 __version__ = "0.1.0"
+
+_decoder_limits.set_opencv_limit()  # before any depthgraph module loads cv2
 
 _LAZY = {
     # engine (pydantic + numpy + networkx only)

@@ -43,10 +43,14 @@ from typing import Any
 
 import numpy as np
 
+from depthgraph.decoder_limits import (  # noqa: F401 (public here too)
+    DEFAULT_MAX_PIXELS,
+    MAX_PIXELS_ENV,
+    default_max_pixels,
+    set_pillow_limit,
+)
 from depthgraph.errors import DepthgraphError
 
-DEFAULT_MAX_PIXELS = 40_000_000
-MAX_PIXELS_ENV = "DEPTHGRAPH_MAX_IMAGE_PIXELS"
 HEADER_FORMATS = "PNG, JPEG, GIF, BMP, WebP, TIFF or PNM"
 
 
@@ -58,32 +62,16 @@ class ImageTooLargeError(ImageReadError):
     """An image has more pixels than the limit in force (found from its header)."""
 
 
+class AmbiguousHeaderError(ImageReadError):
+    """A header that decoders may read two ways (a size given twice, two frames headers)."""
+
+
 class _Default:
     def __repr__(self) -> str:  # pragma: no cover - shown only in signatures
         return "DEFAULT"
 
 
 DEFAULT: Any = _Default()
-
-
-def default_max_pixels() -> int | None:
-    """The pixel limit used when none is given: ``$DEPTHGRAPH_MAX_IMAGE_PIXELS``, else 40 MP.
-
-    ``0``, ``none`` or ``off`` in the variable mean no limit; anything else not a positive
-    integer raises :class:`ValueError` naming the variable.
-    """
-    raw = os.environ.get(MAX_PIXELS_ENV, "").strip()
-    if not raw:
-        return DEFAULT_MAX_PIXELS
-    if raw.lower() in ("0", "none", "off"):
-        return None
-    try:
-        value = int(raw.replace("_", ""))
-    except ValueError:
-        value = -1
-    if value <= 0:
-        raise ValueError(f"{MAX_PIXELS_ENV}={raw!r}: expected a positive number of pixels, or 0 for no limit")
-    return value
 
 
 def _resolve_limit(max_pixels: Any) -> int | None:
@@ -101,7 +89,10 @@ def check_pixel_limit(data: bytes, source: str, max_pixels: Any = DEFAULT) -> tu
     force but the size cannot be read from the header.
     """
     limit = _resolve_limit(max_pixels)
-    size = image_size_from_header(data)
+    try:
+        size = image_size_from_header(data)
+    except AmbiguousHeaderError as error:
+        raise AmbiguousHeaderError(f"{source}: {error}") from None
     if limit is None:
         return size
     if size is None:
@@ -110,13 +101,22 @@ def check_pixel_limit(data: bytes, source: str, max_pixels: Any = DEFAULT) -> tu
             f"size can be checked before decoding; set {MAX_PIXELS_ENV}=0 to decode others "
             "without a pixel limit)"
         )
-    width, height = size
-    if width * height > limit:
+    check_size(size[0], size[1], source, limit)
+    return size
+
+
+def check_size(width: int, height: int, source: str, max_pixels: Any = DEFAULT) -> None:
+    """Refuse a ``width`` x ``height`` image or video frame above the pixel limit.
+
+    The one pixel gate: images (from their header), video streams (from the size they declare,
+    before a frame is decoded) and decoded frames all go through it.
+    """
+    limit = _resolve_limit(max_pixels)
+    if limit is not None and width * height > limit:
         raise ImageTooLargeError(
             f"{source}: image is {width}x{height} = {width * height} pixels, more than the limit "
             f"of {limit}"
         )
-    return size
 
 
 def decode_image_bytes(data: bytes, source: str, max_pixels: Any = DEFAULT) -> np.ndarray:
@@ -133,7 +133,16 @@ def decode_image_bytes(data: bytes, source: str, max_pixels: Any = DEFAULT) -> n
     truncated = _truncation(data)
     if truncated:
         raise ImageReadError(f"{source}: truncated image file ({truncated}; {len(data)} bytes)")
-    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    set_pillow_limit(_resolve_limit(max_pixels))
+    try:
+        image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error as error:  # OpenCV's own limit (OPENCV_IO_MAX_IMAGE_PIXELS) refused it
+        if "CV_IO_MAX_IMAGE" in str(error):
+            raise ImageTooLargeError(
+                f"{source}: the decoder found more pixels than its limit "
+                f"(OPENCV_IO_MAX_IMAGE_PIXELS={os.environ.get('OPENCV_IO_MAX_IMAGE_PIXELS', 'default')})"
+            ) from None
+        raise ImageReadError(f"{source}: not a decodable image ({len(data)} bytes)") from None
     if image is None:
         raise ImageReadError(f"{source}: not a decodable image, or a truncated one ({len(data)} bytes)")
     limit = _resolve_limit(max_pixels)
@@ -252,8 +261,7 @@ def image_size_from_header(data: bytes) -> tuple[int, int] | None:
             width, height = struct.unpack(">II", data[16:24])
             return int(width), int(height)
         if data[:6] in (b"GIF87a", b"GIF89a"):
-            width, height = struct.unpack("<HH", data[6:10])
-            return int(width), int(height)
+            return _gif_size(data)
         if data[:2] == b"BM" and len(data) >= 26:
             width, height = struct.unpack("<ii", data[18:26])
             return abs(int(width)), abs(int(height))
@@ -265,9 +273,36 @@ def image_size_from_header(data: bytes) -> tuple[int, int] | None:
             return _tiff_size(data)
         if data[:1] == b"P" and data[1:2] in b"123456" and len(data) > 2:
             return _pnm_size(data)
+    except AmbiguousHeaderError:
+        raise
     except (struct.error, ValueError, IndexError):
         return None
     return None
+
+
+def _gif_size(data: bytes) -> tuple[int, int]:
+    """The logical screen of a GIF; its first frame must lie inside it (a decoder could size its
+    buffer by either)."""
+    width, height = struct.unpack("<HH", data[6:10])
+    packed = data[10] if len(data) > 10 else 0
+    index = 13 + (3 * 2 ** ((packed & 7) + 1) if packed & 0x80 else 0)
+    while index + 9 <= len(data):
+        block = data[index]
+        if block == 0x21:  # extension: label, then sub-blocks up to an empty one
+            index += 2
+            while index < len(data) and data[index]:
+                index += data[index] + 1
+            index += 1
+        elif block == 0x2C:  # the first image descriptor
+            left, top, frame_w, frame_h = struct.unpack("<HHHH", data[index + 1:index + 9])
+            if left + frame_w > width or top + frame_h > height:
+                raise AmbiguousHeaderError(
+                    f"ambiguous GIF header: a {frame_w}x{frame_h} frame at ({left}, {top}) on a "
+                    f"{width}x{height} screen")
+            break
+        else:
+            break
+    return int(width), int(height)
 
 
 def _webp_size(data: bytes) -> tuple[int, int] | None:
@@ -291,6 +326,7 @@ _SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD
 
 def _jpeg_size(data: bytes) -> tuple[int, int] | None:
     index = 2
+    size: tuple[int, int] | None = None
     while index + 4 <= len(data):
         if data[index] != 0xFF:
             return None
@@ -301,12 +337,19 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
         if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
             index += 2
             continue
+        if marker in (0xD9, 0xDA):  # end of image, start of scan: the frame header is behind us
+            break
         length = struct.unpack(">H", data[index + 2 : index + 4])[0]
         if marker in _SOF_MARKERS:
             height, width = struct.unpack(">HH", data[index + 5 : index + 9])
-            return int(width), int(height)
+            if size is not None and size != (int(width), int(height)):
+                raise AmbiguousHeaderError(
+                    f"ambiguous JPEG header: two frame headers ({size[0]}x{size[1]} and "
+                    f"{width}x{height})"
+                )
+            size = int(width), int(height)
         index += 2 + length
-    return None
+    return size
 
 
 _TIFF_WIDTH, _TIFF_LENGTH = 256, 257
@@ -330,6 +373,12 @@ def _tiff_size(data: bytes) -> tuple[int, int] | None:
         tag, kind = struct.unpack(order + "HH", entry[:4])
         if tag not in (_TIFF_WIDTH, _TIFF_LENGTH):
             continue
+        if tag in found:  # our reader would keep one, libtiff the other
+            name = "ImageWidth" if tag == _TIFF_WIDTH else "ImageLength"
+            raise AmbiguousHeaderError(f"ambiguous TIFF header: the tag {name} appears twice")
+        value_count = struct.unpack(order + ("Q" if big else "I"), entry[4:12] if big else entry[4:8])[0]
+        if value_count != 1:
+            raise AmbiguousHeaderError(f"ambiguous TIFF header: {value_count} values for one size")
         value = entry[12:] if big else entry[8:]
         if kind == 3:  # SHORT
             found[tag] = struct.unpack(order + "H", value[:2])[0]

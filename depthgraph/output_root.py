@@ -14,16 +14,25 @@ folder, a device (``/dev/null``) or any other special file. Errors are :class:`S
 
 Without an output root (the Python API, where the caller owns the process) a folder is taken as
 given, but the file checks (no special files, no links) still apply.
+
+Every writer of depthgraph goes through this module (a test greps the package for writes made
+anywhere else): :func:`write_file` writes one file whole (temporary name, then rename; never
+through a link, never outside the root in force), :func:`replace_folder` moves a finished
+folder into place, :func:`read_user_file`/:func:`copy_user_file` read what a user names without
+following a link, and :class:`OutputNames` gives each input its own output name (two inputs never
+share one, whatever the case or the extension, and no name is a folder holding another's).
 """
 
 from __future__ import annotations
 
 import contextvars
 import os
+import shutil
 import stat
+import uuid
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Iterator
+from typing import Callable, Iterator
 
 from depthgraph.engine.errors import StepInputError
 
@@ -144,6 +153,147 @@ def output_file(directory: Path, name: str, prop: str = "output_directory") -> P
     return path
 
 
+def check_target(path: str | os.PathLike[str], prop: str = "output_directory") -> Path:
+    """``path`` checked as a file about to be written: a plain name (or nothing yet) in a folder
+    that lies inside the output root in force. Streaming writers (video, JSON Lines) call it
+    before opening; :func:`write_file` calls it for every file."""
+    path = Path(path)
+    folder = path.parent.resolve(strict=True)
+    root = current_root()
+    if root is not None and not _inside(folder, root):
+        raise StepInputError(f"{path.name!r} would be written outside the output root "
+                             "(through a link or an absolute path)", property=prop)
+    return output_file(folder, path.name, prop)
+
+
+def write_file(path: str | os.PathLike[str], data: bytes | Callable[[Path], None],
+               prop: str = "output_directory", mode: int = 0o644) -> Path:
+    """Write one file whole: checked (:func:`check_target`), written under a temporary name in
+    the same folder (created exclusively, never through a link), then renamed over ``path``.
+
+    ``data`` is the bytes, or a function that writes the temporary path given to it (for
+    libraries that write files themselves). A failed write leaves nothing behind.
+    """
+    target = check_target(path, prop)
+    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        handle = os.open(temporary, flags, mode)
+        with os.fdopen(handle, "wb") as out:
+            if isinstance(data, (bytes, bytearray, memoryview)):
+                out.write(data)
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            data(temporary)
+        if os.path.islink(temporary):
+            raise StepInputError(f"{target.name!r}: the temporary file was replaced by a link",
+                                 property=prop)
+        os.replace(temporary, target)
+    finally:
+        if os.path.lexists(temporary):
+            os.unlink(temporary)
+    return target
+
+
+def replace_folder(temporary: Path, directory: Path) -> None:
+    """Rename the finished folder ``temporary`` to ``directory`` (an earlier one is replaced,
+    and put back if the rename fails). Refuses a link or a file at ``directory`` and a target
+    outside the output root."""
+    temporary, directory = Path(temporary), Path(directory)
+    root = current_root()
+    if root is not None and not _inside(directory.parent.resolve(strict=True), root):
+        raise OSError(f"{directory.name} would be outside the output root")
+    if directory.is_symlink() or (os.path.lexists(directory) and not directory.is_dir()):
+        raise OSError(f"{directory.name} exists and is not a folder")
+    if not directory.exists():
+        os.rename(temporary, directory)
+        return
+    old = directory.with_name(f".{directory.name}.old-{uuid.uuid4().hex[:8]}")
+    os.rename(directory, old)
+    try:
+        os.rename(temporary, directory)
+    except OSError:
+        os.rename(old, directory)  # put the earlier results back
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+class UserFileError(OSError):
+    """A file the user named that is not read (a link, not a plain file, unreadable)."""
+
+
+def _open_user_file(path: Path) -> int:
+    try:
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        if os.path.islink(path):
+            raise UserFileError(f"{path}: is a symbolic link; give the file itself") from None
+        raise UserFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(os.fstat(handle).st_mode):
+        os.close(handle)
+        raise UserFileError(f"{path}: is not a plain file")
+    return handle
+
+
+def read_user_file(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of a plain file the user named; a symbolic link is refused, not followed."""
+    with os.fdopen(_open_user_file(Path(path)), "rb") as handle:
+        return handle.read()
+
+
+def copy_user_file(source: str | os.PathLike[str], target: str | os.PathLike[str],
+                   prop: str = "output") -> Path:
+    """Copy a plain file the user named (never through a link) to ``target`` via
+    :func:`write_file`; large files are streamed."""
+    with os.fdopen(_open_user_file(Path(source)), "rb") as src:
+
+        def copy(temporary: Path) -> None:
+            with open(temporary, "r+b") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+
+        return write_file(target, copy, prop=prop)
+
+
+class OutputNames:
+    """Output names for a run's inputs: one per input, never shared.
+
+    Two names clash when they are equal ignoring case (``A.png`` and ``a.png`` on a
+    case-insensitive disk) and the extension is not part of the name (``a.png`` and ``a.jpg``
+    both give ``a``); a name that is a folder of another (``a`` and ``a/b``) clashes too, since
+    replacing ``a`` would remove ``a/b``. A clash gets ``_2``, ``_3``... on its last part.
+    """
+
+    def __init__(self) -> None:
+        self._used: set[str] = set()
+        self._folders: set[str] = set()
+
+    def _clash(self, name: str) -> int | None:
+        """None when ``name`` is free; else how many leading parts to rename (all: the name
+        itself is taken or is a folder of a taken name; fewer: a folder of it is taken)."""
+        key = name.lower()
+        parts = key.split("/")
+        for i in range(1, len(parts)):
+            if "/".join(parts[:i]) in self._used:
+                return i
+        if key in self._used or key in self._folders:
+            return len(parts)
+        return None
+
+    def claim(self, name: str) -> str:
+        """``name`` (a ``/``-separated relative name, without extension), or a free variant."""
+        parts = name.split("/")
+        candidate, counter = name, 1
+        while (depth := self._clash(candidate)) is not None:
+            counter += 1
+            renamed = list(parts)
+            renamed[depth - 1] = f"{parts[depth - 1]}_{counter}"
+            candidate = "/".join(renamed)
+        key = candidate.lower()
+        self._used.add(key)
+        pieces = key.split("/")
+        self._folders.update("/".join(pieces[:i]) for i in range(1, len(pieces)))
+        return candidate
+
+
 def shown_path(path: Path) -> str:
     """``path`` as a client may see it: relative to the output root when one is in force."""
     root = current_root()
@@ -155,4 +305,6 @@ def shown_path(path: Path) -> str:
     return str(path)
 
 
-__all__ = ["current_root", "output_directory", "output_file", "shown_path", "writing_under"]
+__all__ = ["OutputNames", "UserFileError", "check_target", "copy_user_file", "current_root",
+           "output_directory", "output_file", "read_user_file", "replace_folder", "shown_path",
+           "write_file", "writing_under"]

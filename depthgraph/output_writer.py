@@ -36,6 +36,7 @@ from depthgraph.engine.encoders import (
     png16_encode,
 )
 from depthgraph.engine.values import DepthMap, PointCloud, WorkflowImageData
+from depthgraph.output_root import write_file
 from depthgraph.ply import write_ply
 
 RESULTS_FILE = "results.json"
@@ -55,7 +56,7 @@ def write_png(path: Path, image: np.ndarray) -> None:
     ok, encoded = cv2.imencode(".png", image)
     if not ok:
         raise OSError(f"{path}: could not encode PNG")
-    path.write_bytes(encoded.tobytes())
+    write_file(path, encoded.tobytes())
 
 
 def _serialize(value: Any) -> Any:
@@ -95,9 +96,9 @@ class _Writer:
         if isinstance(value, DepthMap):
             png = self._path(name, ".png")
             data, scale = png16_encode(value.values)  # NaN pixels written as 0
-            png.write_bytes(data)
+            write_file(png, data)
             npy = self._path(name, ".npy")
-            npy.write_bytes(npy_bytes(value))
+            write_file(npy, npy_bytes(value))
             header = depth_header(value)
             del header["type"]
             return {"type": "file", "kind": "depth_map", "path": png.name, "npy": npy.name,
@@ -105,7 +106,7 @@ class _Writer:
                     "decode": PNG16_DECODE, **scale, **header}
         if isinstance(value, np.ndarray) and value.ndim >= 2 and value.size > INLINE_ARRAY_VALUES:
             npy = self._path(name, ".npy")
-            npy.write_bytes(npy_bytes(value))
+            write_file(npy, npy_bytes(value))
             return {"type": "file", "kind": "numpy_array", "npy": npy.name,
                     "shape": list(value.shape), "dtype": str(value.dtype)}
         if isinstance(value, dict):
@@ -132,6 +133,6 @@ def write_result(
     body: dict[str, Any] = dict(extra or {})
     body["outputs"] = {name: writer.write(name, value) for name, value in result.items()}
     results_path = directory / RESULTS_FILE
-    results_path.write_text(json.dumps(body, indent=2, allow_nan=False, default=str) + "\n",
-                            encoding="utf-8")
+    write_file(results_path,
+               (json.dumps(body, indent=2, allow_nan=False, default=str) + "\n").encode("utf-8"))
     return [*writer.files, results_path]

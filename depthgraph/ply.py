@@ -13,8 +13,6 @@ video sinks, so every ``.ply`` depthgraph writes has the same layout:
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -54,14 +52,6 @@ def ply_bytes(cloud: PointCloud) -> bytes:
 
 def write_ply(path: str | Path, cloud: PointCloud) -> Path:
     """Write ``cloud`` to ``path`` atomically (temporary file in the same folder, then rename)."""
-    path = Path(path)
-    data = ply_bytes(cloud)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return path
+    from depthgraph.output_root import write_file
+
+    return write_file(Path(path), ply_bytes(cloud))

@@ -14,8 +14,6 @@ folder it is written to. Imports numpy only (trimesh when a GLB is written).
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,14 +40,9 @@ class Camera:
 
 
 def _atomic_write(path: Path, data: bytes) -> Path:
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
-    return path
+    from depthgraph.output_root import write_file
+
+    return write_file(path, data, prop="output")
 
 
 def rotation_to_quaternion(r: np.ndarray) -> np.ndarray:
@@ -172,19 +165,19 @@ def read_colmap_images(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarr
 
 
 def unique_names(sources: list[Path]) -> list[str]:
-    """File names for the views' copies: safe characters, no whitespace, unique (``_2``, ...)."""
+    """File names for the views' copies: safe characters, no whitespace, unique (``_2``, ...).
+
+    Unique without their extension and ignoring case (``a.png`` and ``a.jpg`` would share the
+    folder ``views/a``), through :class:`depthgraph.output_root.OutputNames`.
+    """
+    from depthgraph.output_root import OutputNames
     from depthgraph.output_writer import safe_name
 
-    names, used = [], set()
+    names, used = [], OutputNames()
     for src in sources:
         stem, suffix = safe_name(Path(src).stem), Path(src).suffix.lower()
         suffix = suffix if suffix and safe_name(suffix.lstrip(".")) == suffix.lstrip(".") else ".png"
-        name, k = f"{stem}{suffix}", 1
-        while name.lower() in used:
-            k += 1
-            name = f"{stem}_{k}{suffix}"
-        used.add(name.lower())
-        names.append(name)
+        names.append(used.claim(stem) + suffix)
     return names
 
 
@@ -198,10 +191,9 @@ def export_scene(directory: str | Path, prediction, sources: list[Path], *,
     confidence, intrinsics, extrinsics), ``transforms.json``, ``colmap/*.txt``, ``scene.ply``
     (world frame), ``scene.glb`` (the official display frame), ``scene.json`` (the summary).
     """
-    import shutil
-
     from depthgraph.blocks.depth_utils import colorize_depth
     from depthgraph.engine.values import DepthMap, WorkflowImageData
+    from depthgraph.output_root import copy_user_file
     from depthgraph.output_writer import write_result
 
     root = Path(directory)
@@ -211,7 +203,7 @@ def export_scene(directory: str | Path, prediction, sources: list[Path], *,
     (root / "colmap").mkdir()
     cameras = []
     for name, src, view in zip(names, sources, prediction.views):
-        shutil.copyfile(src, root / "images" / name)
+        copy_user_file(src, root / "images" / name)  # never through a link
         depth = DepthMap(values=view.depth, parent_id=name)
         result = {
             "depth": depth,

@@ -13,7 +13,6 @@ Only numpy, safetensors and (for downloads) huggingface_hub are used here: no to
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,8 +174,14 @@ def import_weights(source: str | Path, variant: str, root: Path | None = None) -
     ``source`` is a ``.safetensors`` file or a folder holding ``model.safetensors`` (a hub
     snapshot, for instance); a ``config.json`` next to it is copied too. Returns the new path.
     """
+    from depthgraph.output_root import UserFileError, copy_user_file
+
     variant = canonical_variant(variant)
     src = _source_file(Path(source).expanduser())
+    config = src.parent / "config.json"
+    for given in (src, config):  # copied without following a link (it could lead anywhere)
+        if given.is_symlink():
+            raise WeightsError(f"{given}: is a symbolic link; give the file itself")
     _, _, problem = check_checkpoint(src, variant)
     if problem is not None:
         raise WeightsError(f"{src}: {problem}")
@@ -184,12 +189,12 @@ def import_weights(source: str | Path, variant: str, root: Path | None = None) -
     target_dir = root / weights_folder_name(variant)
     target_dir.mkdir(parents=True, exist_ok=True)
     target = target_dir / WEIGHTS_FILE
-    partial = target_dir / (WEIGHTS_FILE + ".partial")
-    shutil.copyfile(src, partial)
-    partial.replace(target)
-    config = src.parent / "config.json"
-    if config.is_file():
-        shutil.copyfile(config, target_dir / "config.json")
+    try:
+        copy_user_file(src, target)
+        if os.path.lexists(config):
+            copy_user_file(config, target_dir / "config.json")
+    except UserFileError as exc:
+        raise WeightsError(str(exc)) from None
     return target
 
 

@@ -3,7 +3,8 @@
 Whatever is generated, the server answers with a result or a 4xx error in the JSON error shape,
 never a 500, never a hang, and never writes outside its output root; the Python API compiles or
 raises a ``WorkflowError``. The budget is fixed (``max_examples``, derandomized) so CI time is
-stable; set ``DEPTHGRAPH_FUZZ_EXAMPLES`` to run longer. Inputs that once found a bug are kept as
+stable; set ``DEPTHGRAPH_FUZZ_EXAMPLES`` to run longer. Block properties are generated from each
+manifest's JSON schema (inside, on and past its declared bounds; issue 19). Inputs that once found a bug are kept as
 ``@example``s and as the regular tests at the bottom.
 """
 
@@ -100,7 +101,7 @@ def workflows(draw: Any) -> dict[str, Any]:
                 elif draw(st.booleans()):
                     step[field] = draw(json_values)
             elif draw(st.integers(0, 3)) == 3:  # a setting: mostly its default, else anything
-                step[field] = draw(json_values | st.sampled_from(
+                step[field] = draw(schema_values(block, field) | json_values | st.sampled_from(
                     params + ["/etc", "../../x", "clouds", "~/x", "$steps.", "$inputs."]))
         steps.append(step)
         produced += [f"$steps.{name}.{o}" for o in _outputs_of(block)]
@@ -119,6 +120,42 @@ def workflows(draw: Any) -> dict[str, Any]:
 SETTING_VALUES = json_values | st.sampled_from(
     ["turbo", "gray", "nope", "depth", "inverse_depth", "fixed", "smoothed", "per_frame", "opengl",
      "CLASS", "TRACK", -1, 0, 0.5, 1, 99, 1e9, "/etc", "../x", "clouds", "~/x", "a/b"])
+
+def _schema_branch_values(branch: dict[str, Any]) -> Any:
+    """Values around what one schema branch accepts: inside, on and just past its bounds."""
+    if "enum" in branch:
+        return st.sampled_from(branch["enum"]) | st.text(max_size=8)
+    kind = branch.get("type")
+    if kind in ("number", "integer"):
+        low = branch.get("minimum", branch.get("exclusiveMinimum", -1e6))
+        high = branch.get("maximum", branch.get("exclusiveMaximum", 1e6))
+        edges = [low, high, low - 1, high + 1, (low + high) / 2, 0, -1, 1e308, -1e308]
+        if kind == "integer":
+            return (st.integers(int(low), int(high)) | st.sampled_from(
+                [int(e) for e in edges if abs(e) < 1e18] + [2**63, -(2**63)]))
+        return (st.floats(float(low), float(high), allow_nan=False)
+                | st.sampled_from(edges + [5e-324]))  # NaN/inf: test_hardening_properties
+    if kind == "string":
+        longest = int(branch.get("maxLength", 64))
+        return st.text(max_size=longest + 2) | st.sampled_from(
+            ["{:>1500000000}", "{0.__class__}", "x" * (longest + 1), "../x", "/etc"])
+    if kind == "boolean":
+        return st.booleans()
+    return json_values
+
+
+def schema_values(block_type: str, field: str) -> Any:
+    """Values for a block property, generated from its manifest's JSON schema (so a block or a
+    property added later is fuzzed at its own bounds without being listed here)."""
+    entry = registry().get(block_type)
+    if entry is None:
+        return json_values
+    prop = entry.manifest_class.model_json_schema().get("properties", {}).get(field, {})
+    branches = [b for b in prop.get("anyOf", [prop]) if not b.get("reference")]
+    if not branches:
+        return json_values
+    return st.one_of(*[_schema_branch_values(b) for b in branches])
+
 
 #: Known-good pipelines: (block, {data field: source}) in order; s0 is always fake_depth.
 CHAINS = [
@@ -160,9 +197,9 @@ def chain_bodies(draw: Any) -> dict[str, Any]:
                 name = f"p{index}_{field}"
                 inputs.append({"type": "WorkflowParameter", "name": name})
                 step[field] = f"$inputs.{name}"
-                runtime[name] = draw(SETTING_VALUES)
+                runtime[name] = draw(schema_values(block, field) | SETTING_VALUES)
             else:
-                step[field] = draw(SETTING_VALUES)
+                step[field] = draw(schema_values(block, field) | SETTING_VALUES)
         steps.append(step)
     outputs = [{"type": "JsonField", "name": f"o{s['name']}", "selector": f"$steps.{s['name']}.*"}
                for s in steps if draw(st.booleans())] or [

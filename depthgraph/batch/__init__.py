@@ -18,7 +18,7 @@ from __future__ import annotations
 from depthgraph.batch.errors import FatalRunError, RunSetupError
 from depthgraph.batch.folders import check_output_dir, write_job
 from depthgraph.batch.jobs import ImageJob, JobResult, RunSummary
-from depthgraph.batch.plan import parse_params, plan_jobs, unique_folder
+from depthgraph.batch.plan import parse_params, plan_jobs
 from depthgraph.batch.predict import build_predict_definition
 from depthgraph.batch.runner import job_failure, run_batch, run_jobs
 
@@ -35,6 +35,5 @@ __all__ = [
     "plan_jobs",
     "run_batch",
     "run_jobs",
-    "unique_folder",
     "write_job",
 ]

@@ -4,7 +4,6 @@ folder exists only when whole (an interrupted run leaves no half-written folder)
 
 from __future__ import annotations
 
-import os
 import shutil
 import uuid
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 
 from depthgraph.batch.errors import RunSetupError
 from depthgraph.batch.jobs import ImageJob
+from depthgraph.output_root import replace_folder
 from depthgraph.output_writer import write_result
 
 
@@ -43,27 +43,10 @@ def write_job(job: ImageJob, result: dict[str, Any], output_dir: Path) -> list[P
             directory.parent.mkdir(parents=True, exist_ok=True)
             extra = {"images": {n: str(p) for n, p in job.images.items()}}
             files = write_result(result, temporary, extra=extra)
-            _move_into_place(temporary, directory)
+            replace_folder(temporary, directory)
         except Exception as exc:  # noqa: BLE001 - one line naming the folder
             raise OSError(f"writing outputs to {directory}: {' '.join(str(exc).split())}") from exc
     finally:  # also on Ctrl-C: never leave a half-written folder behind
         if temporary.exists():
             shutil.rmtree(temporary, ignore_errors=True)
     return [directory / f.relative_to(temporary) for f in files]
-
-
-def _move_into_place(temporary: Path, directory: Path) -> None:
-    """Rename ``temporary`` to ``directory``; an earlier run's folder there is replaced."""
-    if directory.is_symlink() or (directory.exists() and not directory.is_dir()):
-        raise OSError(f"{directory.name} exists and is not a folder")
-    if not directory.exists():
-        os.rename(temporary, directory)
-        return
-    old = directory.with_name(f".{directory.name}.old-{uuid.uuid4().hex[:8]}")
-    os.rename(directory, old)
-    try:
-        os.rename(temporary, directory)
-    except OSError:
-        os.rename(old, directory)  # put the earlier results back
-        raise
-    shutil.rmtree(old, ignore_errors=True)

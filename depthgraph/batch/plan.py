@@ -10,6 +10,7 @@ from depthgraph.batch.errors import RunSetupError
 from depthgraph.batch.jobs import ImageJob
 from depthgraph.engine.workflow import Workflow
 from depthgraph.image_files import ImageReadError, collect_images
+from depthgraph.output_root import OutputNames
 from depthgraph.output_writer import safe_name
 
 
@@ -76,20 +77,10 @@ def plan_jobs(workflow: Workflow, specs: list[str], recursive: bool = False) -> 
         raise RunSetupError(f"image inputs need the same number of images (or one): {listing}")
     primary = max(names, key=lambda n: counts[n])
     jobs: list[ImageJob] = []
-    used: set[str] = set()
+    used = OutputNames()  # folders differ in more than case
     for index in range(total):
         images: dict[str, str | Path] = {n: f[index if len(f) > 1 else 0] for n, f in files.items()}
         main = Path(images[primary])
-        folder = unique_folder(safe_name(main.stem), used)
+        folder = used.claim(safe_name(main.stem))
         jobs.append(ImageJob(label=str(main), images=images, folder=folder))
     return jobs
-
-
-def unique_folder(stem: str, used: set[str]) -> str:
-    """``stem``, or ``stem_2``, ``stem_3``... when already in ``used`` (which it joins)."""
-    name, counter = stem, 1
-    while name in used:
-        counter += 1
-        name = f"{stem}_{counter}"
-    used.add(name)
-    return name

@@ -87,6 +87,13 @@ def get_detector(cascade: str) -> Detector:
         return detector
 
 
+def forget_detector(cascade: str, detector: Detector) -> None:
+    """Drop a cached detector (after it failed), so that the next call builds a fresh one."""
+    with _LOCK:
+        if _DETECTORS.get(cascade) is detector:
+            del _DETECTORS[cascade]
+
+
 class CascadeDetectionBlock(WorkflowBlock):
     """Finds objects of one cascade class; outputs ``supervision.Detections`` with class names."""
 
@@ -108,9 +115,14 @@ class CascadeDetectionBlock(WorkflowBlock):
             raise StepInputError(f"property 'image': expected an image, got {type(image).__name__}")
         detector = get_detector(cascade)
         largest = max_size or max(image.height, image.width)
-        boxes = detector(
-            image.numpy_image, float(scale_factor), int(min_neighbors), int(min_size), int(largest)
-        )
+        try:
+            boxes = detector(
+                image.numpy_image, float(scale_factor), int(min_neighbors), int(min_size),
+                int(largest),
+            )
+        except Exception:
+            forget_detector(cascade, detector)  # OpenCV may leave the classifier unusable
+            raise
         corners = [boxes[:, :2], boxes[:, :2] + boxes[:, 2:]]
         xyxy = np.concatenate(corners, axis=1).astype(np.float32)
         count = len(xyxy)

@@ -21,14 +21,16 @@ REFERENCE_HELP = ("Reference view (defines the world frame): saddle_balanced (de
 
 
 def _move_into(staging: Path, output_dir: Path) -> None:
-    """Move every entry of ``staging`` into ``output_dir`` (replacing a previous scene's files)."""
+    """Move every entry of ``staging`` into ``output_dir`` (replacing a previous scene's files;
+    never through a link: see depthgraph.output_root)."""
+    from depthgraph.output_root import check_target, replace_folder
+
     for entry in sorted(staging.iterdir()):
         target = output_dir / entry.name
-        if target.is_symlink() or target.is_file():
-            target.unlink()
-        elif target.is_dir():
-            shutil.rmtree(target)
-        os.replace(entry, target)
+        if entry.is_dir():
+            replace_folder(entry, target)
+        else:
+            os.replace(entry, check_target(target, prop="output"))
 
 
 @app.command()
@@ -64,7 +66,13 @@ def scene(
         if weights is not None:
             point_model_at(weights, model.value)
         output_dir = output_dir.expanduser()
-        output_dir.mkdir(parents=True, exist_ok=True)
+        if os.path.lexists(output_dir) and not output_dir.is_dir():
+            raise CLIError(f"--output-dir {output_dir}: exists and is not a folder")
+        try:
+            output_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CLIError(f"--output-dir {output_dir}: cannot create it "
+                           f"({exc.strerror or type(exc).__name__})") from None
         started = time.perf_counter()
         progress = Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
                             TimeElapsedColumn(), console=err_console, transient=False, disable=quiet)

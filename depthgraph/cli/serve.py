@@ -26,6 +26,7 @@ def serve(
     max_total_pixels: Annotated[int, typer.Option(help="Most pixels in one request, over all its images.")] = 40_000_000,
     url_allowed_network: Annotated[Optional[List[str]], typer.Option("--url-allowed-network", help="A non-public network (CIDR) URL images may come from; repeatable.", show_default=False)] = None,
     public_docs: Annotated[bool, typer.Option("--public-docs", help="Serve /docs and /openapi.json without the API key.")] = False,
+    allowed_host: Annotated[Optional[List[str]], typer.Option("--allowed-host", help="A Host name clients use to reach the server (repeatable). Default: the loopback names when bound to loopback, any otherwise; requests naming another host get 421.", show_default=False)] = None,
     cors_origin: Annotated[Optional[List[str]], typer.Option("--cors-origin", help="Allow this browser origin (e.g. a hosted editor) to call the server; repeatable. Off by default.", show_default=False)] = None,
     device: Device = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
@@ -33,7 +34,9 @@ def serve(
 ) -> None:
     """Serve the Roboflow-compatible Workflows HTTP API (uvicorn)."""
     with reported(verbose):
-        from depthgraph.server import ServerSettings, run_server
+        from dataclasses import replace
+
+        from depthgraph.server import ServerSettings, default_allowed_hosts, run_server
 
         use_device(device)
         settings = ServerSettings.from_env(
@@ -45,7 +48,10 @@ def serve(
             url_allowed_networks=tuple(url_allowed_network) if url_allowed_network else None,
             public_docs=public_docs or None,
             cors_origins=tuple(cors_origin) if cors_origin else None,
+            allowed_hosts=tuple(allowed_host) if allowed_host else None,
         )
+        if settings.allowed_hosts is None:  # DNS rebinding: a loopback server answers loopback names
+            settings = replace(settings, allowed_hosts=default_allowed_hosts(host))
         if host not in ("127.0.0.1", "localhost", "::1") and not settings.api_key:
             err_console.print(f"[yellow]warning:[/yellow] serving on {host} without an API key; "
                               "set DEPTHGRAPH_API_KEY", highlight=False)

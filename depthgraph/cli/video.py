@@ -63,7 +63,8 @@ def run_video_command(workflow: Workflow, video: str, params: dict[str, Any], ou
         progress.update(task_id, completed=stats.frames_processed, rate=f"{stats.fps:.1f}")
 
     with _graceful_sigint(stop, err_console), progress:
-        summary = run_video(workflow, video, params=params, output_dir=output_dir, batch_size=batch_size,
+        # confined: file-writing blocks (PLY export...) write only under -o, as with images
+        summary = run_video(workflow, video, params=params, confined=True, output_dir=output_dir, batch_size=batch_size,
                             max_fps=max_fps, frames=frames, ply_every=ply_every, preview=preview,
                             codec=codec, on_progress=on_progress, stop_event=stop)
     stats = summary.stats

@@ -370,6 +370,12 @@ def _parse_step(
     return parsed
 
 
+def _named_field(message: str, fields: list[str]) -> str:
+    """The property a whole-step check (a model validator) names first in its message, or '?'."""
+    found = [(message.find(f), f) for f in fields if re.search(rf"\b{re.escape(f)}\b", message)]
+    return min(found)[1] if found else "?"
+
+
 def _manifest_errors(exc: ValidationError, step: _ParsedStep) -> list[WorkflowError]:
     """One error per property of the step, messages of the same property joined."""
     assert step.manifest_class is not None
@@ -381,7 +387,7 @@ def _manifest_errors(exc: ValidationError, step: _ParsedStep) -> list[WorkflowEr
     kinds: dict[str, str] = {}
     for err in exc.errors():
         loc = tuple(err["loc"])
-        prop = str(loc[0]) if loc else "?"
+        prop = str(loc[0]) if loc else _named_field(err["msg"], primary)
         detail = _loc(loc[1:])
         msg = err["msg"] if not detail else f"{detail}: {err['msg']}"
         if err["type"] == "extra_forbidden":

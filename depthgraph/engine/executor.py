@@ -26,6 +26,7 @@ from depthgraph.engine.errors import (
     StepInputError,
     WorkflowTimeoutError,
 )
+from depthgraph.engine.manifest import check_runtime_value
 from depthgraph.engine.serialization import decode_image, detections_from_inference_json, is_detections
 
 DETECTION_KINDS = frozenset({"object_detection_prediction", "instance_segmentation_prediction"})
@@ -173,6 +174,18 @@ def _check_result(step: CompiledStep, result: Any, where: str) -> dict[str, Any]
     return result
 
 
+def _checked(step: CompiledStep, field: str, value: Any) -> Any:
+    """A value that came through a selector, held to the bounds of the field's literal form."""
+    manifest_class = type(step.manifest)
+    try:
+        if type(value) is PerElement:
+            return PerElement(check_runtime_value(manifest_class, field, v) for v in value)
+        return check_runtime_value(manifest_class, field, value)
+    except ValueError as error:
+        raise StepInputError(str(error), step=step.name, block_type=step.block_type,
+                             property=field) from None
+
+
 def run_step(step: CompiledStep, columns: dict[str, Any], batch_size: int) -> list[dict[str, Any]]:
     """Run one step over the batch; one result dict per element.
 
@@ -185,6 +198,8 @@ def run_step(step: CompiledStep, columns: dict[str, Any], batch_size: int) -> li
     varying: list[tuple[str, PerElement]] = []
     for binding in step.bindings:
         value = _binding_value(binding, columns, batch_size)
+        if binding.selector is not None:
+            value = _checked(step, binding.name, value)
         if type(value) is PerElement:
             varying.append((binding.name, value))
         else:

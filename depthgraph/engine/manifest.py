@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
 from depthgraph.engine.kinds import WILDCARD_KIND, Kind
 
@@ -65,6 +65,138 @@ def Selector(kind: list[Kind] | tuple[Kind, ...] | None = None) -> Any:  # noqa:
     ]
 
 
+# --- bounded literal values ------------------------------------------------------------------------
+#
+# Every number and string a client can set is bounded where it is declared, so that the bound is
+# enforced by validation and shows in the JSON schema (and so in the editor and docs/blocks.md).
+# ``unbounded_properties`` lists what is not; a test walks every registered manifest with it.
+
+
+def Number(  # noqa: N802 (type factory)
+    *, ge: float | None = None, gt: float | None = None, le: float | None = None,
+    lt: float | None = None,
+) -> Any:
+    """A finite float within the given bounds (NaN and infinities are refused)."""
+    return Annotated[float, Field(ge=ge, gt=gt, le=le, lt=lt, allow_inf_nan=False)]
+
+
+def Integer(*, ge: int, le: int) -> Any:  # noqa: N802 (type factory)
+    """An integer within ``[ge, le]``."""
+    return Annotated[int, Field(ge=ge, le=le)]
+
+
+def Text(*, max_length: int, min_length: int = 0, pattern: str | None = None) -> Any:  # noqa: N802
+    """A string of at most ``max_length`` characters (optionally matching ``pattern``)."""
+    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length,
+                                            pattern=pattern)]
+
+
+def _branches(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    for key in ("anyOf", "oneOf", "allOf"):
+        if key in schema:
+            return [b for sub in schema[key] for b in _branches(sub)]
+    return [schema]
+
+
+def unbounded_properties(manifest_class: type["BlockManifest"]) -> list[str]:
+    """``"field (type)"`` for every number or string a client can set without a bound.
+
+    A number is bounded with a minimum and a maximum (exclusive or not), a string with a
+    maximum length, an enum or a pattern (a selector has its pattern); lists and objects are
+    bounded by their items.
+    """
+    schema = manifest_class.model_json_schema()
+    definitions = schema.get("$defs", {})
+    found: list[str] = []
+
+    def visit(field: str, node: dict[str, Any], depth: int = 0) -> None:
+        if depth > 8:
+            return
+        if "$ref" in node:
+            node = definitions.get(node["$ref"].rsplit("/", 1)[-1], {})
+        for branch in _branches(node):
+            if "$ref" in branch:
+                visit(field, branch, depth + 1)
+                continue
+            kind = branch.get("type")
+            if "enum" in branch or "const" in branch:
+                continue
+            if kind in ("number", "integer"):
+                low = "minimum" in branch or "exclusiveMinimum" in branch
+                high = "maximum" in branch or "exclusiveMaximum" in branch
+                if not (low and high):
+                    found.append(f"{field} ({kind})")
+            elif kind == "string":
+                if "maxLength" not in branch and "pattern" not in branch:
+                    found.append(f"{field} (string)")
+            elif kind == "array":
+                if "maxItems" not in branch and "prefixItems" not in branch:
+                    found.append(f"{field} (array)")
+                if isinstance(branch.get("items"), dict):
+                    visit(field, branch["items"], depth + 1)
+            elif kind == "object":
+                for name, sub in branch.get("properties", {}).items():
+                    visit(f"{field}.{name}", sub, depth + 1)
+
+    for name, prop in schema.get("properties", {}).items():
+        if name == "type":
+            continue
+        visit(name, prop)
+    return found
+
+
+def _literal_branches(annotation: Any) -> list[Any]:
+    """The branches of a field's annotation that are not selectors and not None."""
+    if typing.get_origin(annotation) is Annotated:
+        if any(isinstance(m, SelectorMarker) for m in typing.get_args(annotation)[1:]):
+            return []
+        return [annotation]
+    if annotation is type(None):
+        return []
+    if typing.get_origin(annotation) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        return [b for arg in typing.get_args(annotation) for b in _literal_branches(arg)]
+    return [annotation]
+
+
+@lru_cache(maxsize=None)
+def _literal_adapter(cls: type["BlockManifest"], field_name: str) -> TypeAdapter | None:
+    info = cls.model_fields.get(field_name)
+    if info is None or field_name not in _selector_kinds(cls):
+        return None
+    if any(isinstance(m, SelectorMarker) for m in info.metadata):
+        return None  # the field is a selector and nothing else (pydantic moved the marker here)
+    branches = _literal_branches(info.annotation)
+    if not branches:
+        return None
+    annotation = branches[0] if len(branches) == 1 else typing.Union[tuple(branches)]  # type: ignore[valid-type]
+    return TypeAdapter(annotation)
+
+
+def check_runtime_value(cls: type["BlockManifest"], field_name: str, value: Any) -> Any:
+    """A scalar that reached ``field_name`` through a selector, checked like a literal would be.
+
+    A field such as ``Union[Number(ge=0, le=1), Selector(...)]`` bounds the literal; a value
+    sent as a runtime parameter must meet the same bounds. Only plain scalars (bool, int,
+    float, str) are checked: arrays and other values of a kind are the block's to judge.
+    Raises ``ValueError`` saying what was expected.
+    """
+    if not isinstance(value, (bool, int, float, str)):
+        return value
+    adapter = _literal_adapter(cls, field_name)
+    if adapter is None:
+        return value
+    try:
+        return adapter.validate_python(value)
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise ValueError(f"{first['msg']}, got {_short(value)}") from None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 class OutputDefinition(BaseModel):
     """One output of a block: its name and the kinds it gives."""
 
@@ -106,7 +238,7 @@ class BlockManifest(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     type: str
-    name: str = Field(description="Unique name of this step in the workflow.")
+    name: str = Field(description="Unique name of this step in the workflow.", max_length=256)
 
     #: Fields that are not block inputs (never resolved, never passed to ``run``).
     RESERVED_FIELDS: ClassVar[tuple[str, ...]] = ("type", "name")

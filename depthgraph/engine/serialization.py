@@ -21,6 +21,7 @@ import binascii
 import math
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from depthgraph.engine.encoders import (
 )
 from depthgraph.engine.values import DepthMap, PointCloud, WorkflowImageData
 from depthgraph.image_decoding import (
+    DEFAULT,
     ImageReadError,
     decode_image_bytes,
     pil_to_bgr_uint8,
@@ -62,21 +64,44 @@ def _array_to_bgr(array: np.ndarray, input_name: str) -> np.ndarray:
         raise _decoding_error(input_name, exc) from None
 
 
-def _decode_bytes(data: bytes, input_name: str) -> np.ndarray:
+@dataclass(frozen=True)
+class EncodedImage:
+    """Encoded image bytes a front end has checked (size from the header, request totals) and
+    hands on undecoded: :func:`decode_image` decodes them, under ``max_pixels``, when the
+    workflow runs. The server sends images this way, so there is one decoder."""
+
+    data: bytes
+    max_pixels: Any = DEFAULT
+    parent_id: str | None = None
+
+
+def base64_bytes(text: str) -> bytes:
+    """The one base64 parser for images: optional ``data:...;base64,`` prefix, whitespace
+    ignored, standard or URL-safe alphabet; ValueError when it is not base64."""
+    if text.startswith(_DATA_URI_PREFIX) and "," in text:
+        _, _, text = text.partition(",")
+    compact = "".join(text.split())
+    try:
+        if "-" in compact or "_" in compact:
+            return base64.b64decode(compact, altchars=b"-_", validate=True)
+        return base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"not valid base64 ({exc})") from None
+
+
+def _decode_bytes(data: bytes, input_name: str, max_pixels: Any = DEFAULT) -> np.ndarray:
     """Encoded bytes, decoded by :mod:`depthgraph.image_decoding` (pixel limit, truncation)."""
     try:
-        return decode_image_bytes(data, f"input '{input_name}'")
+        return decode_image_bytes(data, f"input '{input_name}'", max_pixels=max_pixels)
     except ImageReadError as exc:
         raise _decoding_error(input_name, exc) from None
 
 
 def _decode_base64(text: str, input_name: str) -> np.ndarray:
-    if text.startswith(_DATA_URI_PREFIX):
-        _, _, text = text.partition(",")
     try:
-        data = base64.b64decode(text.strip(), validate=False)
-    except (binascii.Error, ValueError) as exc:
-        raise RuntimeInputError.for_input(input_name, f"not valid base64: {exc}") from exc
+        data = base64_bytes(text)
+    except ValueError as exc:
+        raise RuntimeInputError.for_input(input_name, str(exc)) from None
     return _decode_bytes(data, input_name)
 
 
@@ -119,6 +144,11 @@ def decode_image(value: Any, input_name: str = "image") -> WorkflowImageData:
     if isinstance(value, WorkflowImageData):
         return value
     file_name: str | None = None
+    if isinstance(value, EncodedImage):
+        array = _decode_bytes(value.data, input_name, value.max_pixels)
+        if value.parent_id:
+            return WorkflowImageData(numpy_image=array, parent_id=value.parent_id)
+        return WorkflowImageData(numpy_image=array)
     if isinstance(value, np.ndarray):
         array = _array_to_bgr(value, input_name)
     elif isinstance(value, (bytes, bytearray, memoryview)):

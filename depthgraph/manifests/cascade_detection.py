@@ -37,14 +37,15 @@ class CascadeDetectionManifest(BlockManifest):
     )
     cascade: CascadeName = Field(default="frontal_face", description="What to detect.")
     scale_factor: float = Field(
-        default=1.1, gt=1.0, le=2.0, description="Scale step between pyramid levels."
+        default=1.1, ge=1.05, le=2.0,
+        description="Scale step between pyramid levels (at least 1.05: each level costs a pass over the image).",
     )
     min_neighbors: int = Field(
         default=4, ge=0, le=100, description="Overlapping hits needed to keep a detection."
     )
-    min_size: int = Field(default=30, ge=8, description="Smallest object side in pixels.")
+    min_size: int = Field(default=30, ge=8, le=100_000, description="Smallest object side in pixels.")
     max_size: Optional[int] = Field(
-        default=None, ge=8, description="Largest object side in pixels (default: image size)."
+        default=None, ge=8, le=100_000, description="Largest object side in pixels (default: image size)."
     )
 
     @model_validator(mode="after")

@@ -14,7 +14,7 @@ from depthgraph.engine.kinds import (
     STRING_KIND,
     VIDEO_METADATA_KIND,
 )
-from depthgraph.engine.manifest import BlockManifest, OutputDefinition, Selector
+from depthgraph.engine.manifest import BlockManifest, Number, OutputDefinition, Selector
 from depthgraph.manifests.depth_estimation import ColormapName
 
 
@@ -61,11 +61,11 @@ class DepthColormapManifest(BlockManifest):
             "smoothed: per video, follow the percentiles with time_constant (steady colours)."
         ),
     )
-    range_low: Optional[float] = Field(
+    range_low: Optional[Number(ge=-1e9, le=1e9)] = Field(  # type: ignore[valid-type]
         default=None,
         description="fixed mode: value at the cold end, in the mode's units (inverse depth or depth).",
     )
-    range_high: Optional[float] = Field(
+    range_high: Optional[Number(ge=-1e9, le=1e9)] = Field(  # type: ignore[valid-type]
         default=None,
         description="fixed mode: value at the hot end, in the mode's units (inverse depth or depth).",
     )
@@ -83,7 +83,7 @@ class DepthColormapManifest(BlockManifest):
     image: Optional[Selector(kind=[IMAGE_KIND])] = Field(  # type: ignore[valid-type]
         default=None, description="Optional photo to blend the colour map over."
     )
-    alpha: Union[float, Selector(kind=[FLOAT_KIND])] = Field(  # type: ignore[valid-type]
+    alpha: Union[Number(ge=0.0, le=1.0), Selector(kind=[FLOAT_KIND])] = Field(  # type: ignore[valid-type]
         default=0.6, description="Weight of the colour map when blending over 'image' (0..1)."
     )
     color_bar: bool = Field(

@@ -24,7 +24,7 @@ from depthgraph.engine.kinds import (
     SCENE_KIND,
     STRING_KIND,
 )
-from depthgraph.engine.manifest import BlockManifest, OutputDefinition, Selector
+from depthgraph.engine.manifest import BlockManifest, Integer, Number, OutputDefinition, Selector
 from depthgraph.manifests.depth_estimation import ColormapName
 
 #: How the reference view (the one whose camera token defines the world frame) is chosen.
@@ -63,7 +63,7 @@ class MultiViewDepthManifest(BlockManifest):
         Literal["depth-anything-v3/small", "depth-anything-v3/base"], Selector(kind=[STRING_KIND])
     ] = Field(default="depth-anything-v3/small", description="Which Depth Anything 3 variant to run.")
     reference: Union[  # type: ignore[valid-type]
-        Literal["saddle_balanced", "first", "middle", "saddle_sim_range"], int, Selector(kind=[STRING_KIND, INTEGER_KIND])
+        Literal["saddle_balanced", "first", "middle", "saddle_sim_range"], Integer(ge=0, le=1024), Selector(kind=[STRING_KIND, INTEGER_KIND])
     ] = Field(
         default="saddle_balanced",
         description=(
@@ -116,10 +116,10 @@ class ScenePointCloudManifest(BlockManifest):
     scene: Selector(kind=[SCENE_KIND]) = Field(  # type: ignore[valid-type]
         description="The scene from Multi-View Depth.", examples=["$steps.scene.scene"]
     )
-    conf_threshold: Optional[Union[float, Selector(kind=[FLOAT_KIND])]] = Field(  # type: ignore[valid-type]
+    conf_threshold: Optional[Union[Number(ge=0.0, le=1e6), Selector(kind=[FLOAT_KIND])]] = Field(  # type: ignore[valid-type]
         default=None, description="Keep pixels with confidence >= this (default: the official percentile rule)."
     )
-    max_points: int = Field(default=1_000_000, ge=1, description="Cap on points (seeded random subset above it).")
+    max_points: int = Field(default=1_000_000, ge=1, le=50_000_000, description="Cap on points (seeded random subset above it).")
     frame: Literal["world", "display"] = Field(default="world", description="Coordinate frame of the points.")
 
     @classmethod

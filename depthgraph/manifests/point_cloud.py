@@ -20,7 +20,7 @@ from depthgraph.engine.kinds import (
     POINT_CLOUD_KIND,
     STRING_KIND,
 )
-from depthgraph.engine.manifest import BlockManifest, OutputDefinition, Selector
+from depthgraph.engine.manifest import BlockManifest, Number, OutputDefinition, Selector
 
 #: A file-name prefix: letters, digits, '_', '-', '.'; no separators, no '..'.
 FILE_PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9_\-.]{1,64}$")
@@ -41,7 +41,10 @@ def check_file_prefix(prefix: str) -> str:
     return prefix
 
 
-OptionalFloat = Optional[Union[float, Selector(kind=[FLOAT_KIND])]]  # type: ignore[valid-type]
+#: A focal length in pixels: from a thousandth of a pixel to ten million pixels.
+Focal = Optional[Union[Number(ge=1e-3, le=1e7), Selector(kind=[FLOAT_KIND])]]  # type: ignore[valid-type]
+#: A principal point coordinate in pixels (it may lie outside the image, within reason).
+Principal = Optional[Union[Number(ge=-1e7, le=1e7), Selector(kind=[FLOAT_KIND])]]  # type: ignore[valid-type]
 
 
 class PointCloudProjectionManifest(BlockManifest):
@@ -76,16 +79,16 @@ class PointCloudProjectionManifest(BlockManifest):
     intrinsics: Optional[  # type: ignore[valid-type]
         Selector(kind=[CAMERA_INTRINSICS_KIND, NUMPY_ARRAY_KIND])
     ] = Field(default=None, description="3x3 intrinsics at the depth map's size.")
-    fx: OptionalFloat = Field(default=None, description="Focal length x in pixels (with fy).")
-    fy: OptionalFloat = Field(default=None, description="Focal length y in pixels (with fx).")
-    cx: OptionalFloat = Field(default=None, description="Principal point x (default: centre).")
-    cy: OptionalFloat = Field(default=None, description="Principal point y (default: centre).")
-    fov_degrees: Union[float, Selector(kind=[FLOAT_KIND])] = Field(  # type: ignore[valid-type]
+    fx: Focal = Field(default=None, description="Focal length x in pixels (with fy).")
+    fy: Focal = Field(default=None, description="Focal length y in pixels (with fx).")
+    cx: Principal = Field(default=None, description="Principal point x (default: centre).")
+    cy: Principal = Field(default=None, description="Principal point y (default: centre).")
+    fov_degrees: Union[Number(gt=0.0, lt=180.0), Selector(kind=[FLOAT_KIND])] = Field(  # type: ignore[valid-type]
         default=60.0, description="Horizontal field of view used when no other camera is given."
     )
     stride: int = Field(default=1, ge=1, le=64, description="Take every stride-th pixel.")
     max_points: Optional[int] = Field(
-        default=None, ge=1, description="Cap on points, evenly spaced (deterministic)."
+        default=None, ge=1, le=50_000_000, description="Cap on points, evenly spaced (deterministic)."
     )
     confidence: Optional[Selector(kind=[NUMPY_ARRAY_KIND])] = Field(  # type: ignore[valid-type]
         default=None, description="Confidence map (HxW) used with min_confidence_percentile."
@@ -99,9 +102,10 @@ class PointCloudProjectionManifest(BlockManifest):
     edge_threshold: float = Field(
         default=0.05,
         gt=0.0,
+        le=1e6,
         description="Relative depth jump to a 4-neighbour that marks a pixel as an edge.",
     )
-    depth_scale: float = Field(default=1.0, gt=0.0, description="Multiplier applied to depth.")
+    depth_scale: float = Field(default=1.0, ge=1e-6, le=1e6, allow_inf_nan=False, description="Multiplier applied to depth.")
     coordinate_frame: Literal["opencv", "opengl"] = Field(
         default="opencv",
         description="opencv: x right, y down, z forward; opengl: x right, y up, z backward.",
@@ -162,9 +166,10 @@ class PointCloudExportManifest(BlockManifest):
     output_directory: str = Field(
         default="./depthgraph_outputs",
         min_length=1,
+        max_length=1024,
         description="Directory the files go to (created when missing).",
     )
-    file_prefix: str = Field(default="point_cloud", description="Start of the file name.")
+    file_prefix: str = Field(default="point_cloud", min_length=1, max_length=64, description="Start of the file name.")
 
     @field_validator("file_prefix")
     @classmethod

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import re
+import string
 from typing import Literal
 
 from pydantic import ConfigDict, Field, field_validator
@@ -84,10 +86,11 @@ class LabelVisualizationManifest(_AnnotatorManifest):
     data_field: str = Field(
         default="depth",
         min_length=1,
+        max_length=64,
         description="Detections data field shown by 'Data' / 'Class and Data' (e.g. depth).",
     )
     data_format: str = Field(
-        default="{:.2f}", description="Python format for the data value, e.g. '{:.1f} m'."
+        default="{:.2f}", min_length=2, max_length=64, description="Python format for the data value, e.g. '{:.1f} m'."
     )
     text_position: TextPosition = Field(default="TOP_LEFT", description="Anchor of the label.")
     text_scale: float = Field(default=0.5, gt=0.0, le=10.0, description="Font scale.")
@@ -97,10 +100,42 @@ class LabelVisualizationManifest(_AnnotatorManifest):
     @field_validator("data_format")
     @classmethod
     def _format_works(cls, value: str) -> str:
-        try:
-            value.format(1.5)
-        except (ValueError, IndexError, KeyError) as error:
-            raise ValueError(
-                f"data_format must format one number, like '{{:.2f}}', got {value!r} ({error})"
-            ) from None
-        return value
+        return check_number_format(value)
+
+
+#: A standard format spec for one number: [[fill]align][sign][z][#][0][width][,_][.precision][type]
+_FORMAT_SPEC = re.compile(
+    r"^(?:.?[<>=^])?[+\- ]?z?#?0?(?P<width>\d*)[,_]?(?:\.(?P<precision>\d+))?[eEfFgGn%]?$"
+)
+MAX_FORMAT_WIDTH = 64
+MAX_FORMAT_PRECISION = 20
+
+
+def check_number_format(value: str) -> str:
+    """``value`` if it formats one number with a bounded width and precision, else ValueError.
+
+    The template is parsed, never tried: ``'{:>1500000000}'.format(1.5)`` alone would allocate
+    1.5 GB. One replacement field, ``{}`` or ``{0}``, no attribute or index access, no
+    conversion, no nested fields; width at most 64, precision at most 20.
+    """
+    usage = f"data_format must format one number, like '{{:.2f}} m', got {value[:40]!r}"
+    try:
+        parts = list(string.Formatter().parse(value))
+    except ValueError as error:
+        raise ValueError(f"{usage} ({error})") from None
+    fields = [p for p in parts if p[1] is not None]
+    if len(fields) != 1:
+        raise ValueError(f"{usage} (it has {len(fields)} replacement fields)")
+    _, name, spec, conversion = fields[0]
+    if name not in ("", "0") or conversion is not None:
+        raise ValueError(f"{usage} (only '{{}}' or '{{0}}' with a format spec is allowed)")
+    match = _FORMAT_SPEC.match(spec or "")
+    if match is None:
+        raise ValueError(f"{usage} (the format spec {spec!r} is not one for a number)")
+    width = int(match["width"] or 0)
+    precision = int(match["precision"] or 0)
+    if width > MAX_FORMAT_WIDTH or precision > MAX_FORMAT_PRECISION:
+        raise ValueError(
+            f"{usage} (width at most {MAX_FORMAT_WIDTH}, precision at most {MAX_FORMAT_PRECISION})"
+        )
+    return value

@@ -24,9 +24,10 @@ import fnmatch
 import glob
 import os
 from dataclasses import dataclass
+from urllib.parse import quote, unquote
 from pathlib import Path, PurePosixPath
 
-from depthgraph.batch import unique_folder
+from depthgraph.output_root import OutputNames
 from depthgraph.image_files import IMAGE_EXTENSIONS, ImageReadError, collect_images
 from depthgraph.output_writer import RESULTS_FILE, safe_name
 
@@ -86,6 +87,24 @@ def _local(spec: str, recursive: bool) -> list[tuple[str, str, PurePosixPath]]:
     return found
 
 
+#: seconds a remote listing may retry before it fails (a bucket out of reach fails, not hangs)
+REMOTE_RETRY_ENV = "DEPTHGRAPH_REMOTE_RETRY_S"
+
+
+_URI_SAFE = "/:@!$&'()*+,;=~"
+
+
+def _filesystem(scheme: str, base_uri: str, rest: str) -> tuple[object, str]:
+    import pyarrow.fs as pafs
+
+    if scheme in ("gs", "gcs"):  # bounded retries: without network it fails instead of hanging
+        from datetime import timedelta
+
+        retry = timedelta(seconds=float(os.environ.get(REMOTE_RETRY_ENV, "20")))
+        return pafs.GcsFileSystem(retry_time_limit=retry), unquote(rest)
+    return pafs.FileSystem.from_uri(base_uri)
+
+
 def _remote(spec: str, recursive: bool) -> list[tuple[str, str, PurePosixPath]]:
     import pyarrow.fs as pafs
 
@@ -95,9 +114,12 @@ def _remote(spec: str, recursive: bool) -> list[tuple[str, str, PurePosixPath]]:
         fixed = _glob_base(rest)
         pattern = rest[len(fixed):].lstrip("/")
         rest, recursive = fixed, True
-    base_uri = f"{scheme}://{rest}".rstrip("/")
+    rest = unquote(rest).rstrip("/")  # written plainly or percent-escaped: the same name
+    # pyarrow reads URIs: spaces and non-ASCII names are percent-escaped in what it is given
+    base_uri = f"{scheme}://{quote(rest, safe=_URI_SAFE)}"
+    shown_base = f"{scheme}://{rest}"
     try:
-        filesystem, base_path = pafs.FileSystem.from_uri(base_uri)
+        filesystem, base_path = _filesystem(scheme.lower(), base_uri, rest)
         info = filesystem.get_file_info(base_path)
         if info.type == pafs.FileType.File and pattern is None:
             name = PurePosixPath(base_path).name
@@ -118,8 +140,8 @@ def _remote(spec: str, recursive: bool) -> list[tuple[str, str, PurePosixPath]]:
         relative = PurePosixPath(entry.path[len(prefix):].lstrip("/"))
         if pattern is not None and not fnmatch.fnmatchcase(str(relative), pattern):
             continue
-        uri = f"{base_uri}/{relative}"
-        found.append((uri, uri, relative))
+        found.append((f"{shown_base}/{relative}",
+                      f"{base_uri}/{quote(str(relative), safe=_URI_SAFE)}", relative))
     if not found:
         raise ImageReadError(f"{spec}: {'pattern matches' if pattern else 'folder holds'} "
                              f"no image file ({', '.join(IMAGE_EXTENSIONS)})")
@@ -133,14 +155,14 @@ def list_inputs(specs: list[str], recursive: bool = False) -> list[InputImage]:
     """
     items: list[InputImage] = []
     seen: set[str] = set()
-    used: set[str] = set()
+    used = OutputNames()  # 'a' and 'a/b' never both: replacing a/ would remove a/b/
     for spec in specs:
         listed = _remote(spec, recursive) if is_uri(spec) else _local(spec, recursive)
         for shown, source, relative in listed:
             if source in seen:
                 continue
             seen.add(source)
-            items.append(InputImage(input=shown, source=source, key=unique_folder(key_for(relative), used)))
+            items.append(InputImage(input=shown, source=source, key=used.claim(key_for(relative))))
     return items
 
 

@@ -18,8 +18,6 @@ and renamed into place, so readers never see half a table.
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -68,7 +66,15 @@ def read_rows(output: Path) -> list[dict[str, Any]]:
     path = Path(output) / ROWS_FILE
     if not path.is_file():
         return []
-    return pq.read_table(path).to_pylist()
+    try:
+        return pq.read_table(path).to_pylist()
+    except Exception as exc:  # noqa: BLE001 - ArrowInvalid, OSError...: a damaged table
+        import warnings
+
+        # the rows are rebuilt from the result folders (each folder is whole or absent)
+        warnings.warn(f"{path.name} cannot be read ({type(exc).__name__}); rebuilding it from "
+                      "the result folders", stacklevel=2)
+        return []
 
 
 def write_rows(output: Path, plan: list[InputImage], new_rows: Iterable[dict[str, Any]],
@@ -92,12 +98,7 @@ def write_rows(output: Path, plan: list[InputImage], new_rows: Iterable[dict[str
             row = earlier.get(ident)
             rows.append(row if row is not None else row_from_folder(item, output))
     table = pa.Table.from_pylist([{c: r.get(c) for c in COLUMNS} for r in rows], schema=schema())
-    path = output / ROWS_FILE
-    temporary = output / f".{ROWS_FILE}.{uuid.uuid4().hex[:8]}"
-    try:
-        pq.write_table(table, temporary)
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
-    return path
+    from depthgraph.output_root import write_file
+
+    return write_file(output / ROWS_FILE, lambda temporary: pq.write_table(table, temporary),
+                      prop="output")

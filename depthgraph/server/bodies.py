@@ -54,3 +54,31 @@ def json_depth(value: Any, stop_at: int = 1_000_000) -> int:
                 return deepest
         stack.extend((child, depth) for child in children)
     return deepest
+
+
+class BodyValidationError(Exception):
+    """A request body that does not match its model (422 naming each property)."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__("invalid request body")
+        self.errors = errors
+
+
+def count_containers(raw: bytes) -> int:
+    """An upper bound on the lists and objects in a JSON text, from its bytes (no parsing)."""
+    return raw.count(b"{") + raw.count(b"[")
+
+
+def parse_json(raw: bytes) -> tuple[Any, str | None]:
+    """(value, None) for a JSON text, or (None, why) when it is not one (or nests too deep for
+    the parser)."""
+    import json
+
+    if not raw.strip():
+        return None, "the body is empty; expected a JSON object"
+    try:
+        return json.loads(raw), None
+    except RecursionError:
+        return None, "lists/objects nested too deeply"
+    except (ValueError, UnicodeDecodeError) as exc:
+        return None, f"the body is not valid JSON ({' '.join(str(exc).split())[:120]})"

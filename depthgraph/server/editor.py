@@ -91,11 +91,16 @@ def _static_response(request: Request, file: Path, cache_control: str) -> Respon
 def _static_file(relative: str) -> Path:
     """The file under STATIC_DIR named by ``relative``; 404 for anything else."""
     parts = [p for p in relative.split("/") if p]
-    if not parts or any(p in (".", "..") or not _NAME.match(p) for p in parts):
-        raise ServerError(404, f"no editor file '{relative}'", "NotFound")
-    file = STATIC_DIR.joinpath(*parts).resolve()
-    if STATIC_DIR not in file.parents or not file.is_file():
-        raise ServerError(404, f"no editor file '{relative}'", "NotFound")
+    if not parts or any(p in (".", "..") or not _NAME.match(p) or len(p) > 255 for p in parts):
+        raise ServerError(404, f"no editor file '{relative[:80]}'", "NotFound")
+    shown = relative if len(relative) <= 80 else relative[:77] + "..."
+    try:
+        file = STATIC_DIR.joinpath(*parts).resolve()
+        found = STATIC_DIR in file.parents and file.is_file()
+    except (OSError, ValueError):  # a name too long for the file system, for one: not a file
+        found = False
+    if not found:
+        raise ServerError(404, f"no editor file '{shown}'", "NotFound")
     return file
 
 
@@ -118,8 +123,7 @@ async def editor_static(path: str, request: Request) -> Response:
 @router.get("/editor/examples")
 async def editor_examples() -> dict[str, Any]:
     """The example workflows the editor's menu offers."""
-    folder = examples_dir()
-    return {"examples": list_examples(), "folder": str(folder) if folder else None}
+    return {"examples": list_examples()}  # never the folder: no path of the server is shown
 
 
 @router.get("/editor/examples/{name}")
@@ -133,6 +137,6 @@ async def editor_example(name: str) -> JSONResponse:
     try:
         definition = json.loads((folder / match["file"]).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ServerError(422, f"example '{match['file']}' cannot be read as JSON: {exc}",
-                          "InvalidExample", "example") from None
+        raise ServerError(422, f"example '{match['file']}' cannot be read as JSON "
+                          f"({type(exc).__name__})", "InvalidExample", "example") from None
     return JSONResponse(definition, headers={"Cache-Control": "no-cache"})

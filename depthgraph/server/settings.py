@@ -81,6 +81,15 @@ class ServerSettings:
     url_max_redirects: int = 3
     #: serve /docs, /redoc and /openapi.json without the API key (they never need it without one)
     public_docs: bool = False
+    #: Host header values (names, without the port) the server answers; None: any. ``depthgraph
+    #: serve`` defaults to the loopback names when bound to a loopback address (DNS rebinding)
+    allowed_hosts: tuple[str, ...] | None = None
+    #: most lists and objects in one JSON body, counted on the bytes before they are parsed
+    max_json_elements: int = 200_000
+    #: most runtime inputs, workflow outputs and excluded fields in one request
+    max_inputs: int = 1000
+    max_outputs: int = 1000
+    max_excluded_fields: int = 1000
 
     @classmethod
     def from_env(cls, **overrides: Any) -> "ServerSettings":
@@ -110,5 +119,24 @@ class ServerSettings:
                 n.strip() for n in os.environ.get("DEPTHGRAPH_SERVER_URL_ALLOWED_NETWORKS", "")
                 .split(",") if n.strip()),
             public_docs=_env_bool("DEPTHGRAPH_SERVER_PUBLIC_DOCS", cls.public_docs),
+            allowed_hosts=tuple(
+                h.strip() for h in os.environ.get("DEPTHGRAPH_SERVER_ALLOWED_HOSTS", "")
+                .split(",") if h.strip()) or None,
+            max_json_elements=_env_int("DEPTHGRAPH_SERVER_MAX_JSON_ELEMENTS", cls.max_json_elements),
+            max_inputs=_env_int("DEPTHGRAPH_SERVER_MAX_INPUTS", cls.max_inputs),
+            max_outputs=_env_int("DEPTHGRAPH_SERVER_MAX_OUTPUTS", cls.max_outputs),
+            max_excluded_fields=_env_int("DEPTHGRAPH_SERVER_MAX_EXCLUDED_FIELDS",
+                                         cls.max_excluded_fields),
         )
         return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def default_allowed_hosts(host: str) -> tuple[str, ...] | None:
+    """The Host names a server bound to ``host`` answers by default: the loopback names when it
+    listens on loopback only (a web page's DNS rebinding then cannot reach it), else any."""
+    if host in LOOPBACK_HOSTS or host.startswith("127."):
+        return (*LOOPBACK_HOSTS, host) if host not in LOOPBACK_HOSTS else LOOPBACK_HOSTS
+    return None

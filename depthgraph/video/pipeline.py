@@ -23,6 +23,8 @@ blocks kept for it.
 
 from __future__ import annotations
 
+import contextlib
+
 import queue
 import threading
 import time
@@ -328,7 +330,7 @@ def run_video(workflow: Workflow, source: Any, *, on_frame: Callable[[VideoFrame
               output_dir: str | Path | None = None, ply_every: int = 0, codec: str = "auto",
               preview: bool = False,
               on_progress: Callable[[VideoStats, SourceInfo], Any] | None = None,
-              **stream_options: Any) -> VideoRunSummary:
+              confined: bool = False, **stream_options: Any) -> VideoRunSummary:
     """Run ``workflow`` over every frame of ``source``; see :class:`VideoStream` for the options.
 
     Args:
@@ -341,6 +343,8 @@ def run_video(workflow: Workflow, source: Any, *, on_frame: Callable[[VideoFrame
         codec: ``auto`` (H.264 through PyAV when installed, else mp4v), ``h264`` or ``mp4v``.
         preview: show the first image output in a window (only where a display exists).
         on_progress: called as ``on_progress(stats, source_info)`` after each batch (main thread).
+        confined: file-writing blocks may write only under ``output_dir`` (what ``depthgraph
+            run --video`` asks for; see ``depthgraph.output_root.writing_under``).
 
     Files are always closed properly: when the run is stopped (``stop_event``), fails or is
     interrupted, what was processed is in a playable MP4 and a valid JSON Lines file.
@@ -392,7 +396,13 @@ def run_video(workflow: Workflow, source: Any, *, on_frame: Callable[[VideoFrame
     thread.start()
     summary = VideoRunSummary(stream.info, stream.video_id, stream.stats,
                               Path(output_dir) if output_dir is not None else None)
+    error: list[BaseException] = []
+    confinement = contextlib.ExitStack()
     try:
+        if confined and output_dir is not None:
+            from depthgraph.output_root import writing_under
+
+            confinement.enter_context(writing_under(output_dir))
         done = 0
         for frame, result in stream:
             outbox.put((frame, result))
@@ -402,16 +412,28 @@ def run_video(workflow: Workflow, source: Any, *, on_frame: Callable[[VideoFrame
     except KeyboardInterrupt:
         stream.stats.interrupted = True
         raise
+    except BaseException as exc:
+        error.append(exc)
+        raise
     finally:
         stream.close()
         outbox.put(_END)
         thread.join()
+        confinement.close()
         if show:
             import cv2
 
             cv2.destroyAllWindows()
         if writer is not None:
-            summary.files = writer.close(summary.to_dict())
+            body = summary.to_dict()
+            failed = (error or failure or [None])[0]
+            if failed is None and stream.stats.frames_processed == 0:
+                failed = VideoSourceError(f"no frame could be read from '{stream.info.name}'")
+            # a reader of video.json can tell a finished run from a failed or interrupted one
+            body["complete"] = failed is None and not stream.stats.interrupted
+            if failed is not None:
+                body["error"] = " ".join(str(failed).split())[:500] or type(failed).__name__
+            summary.files = writer.close(body)
     if failure:
         raise failure[0]
     if on_progress is not None:

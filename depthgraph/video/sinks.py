@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import json
+import os
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ import numpy as np
 from depthgraph.engine.encoders import INLINE_ARRAY_VALUES, array_summary, depth_header, json_safe
 from depthgraph.engine.errors import WorkflowError
 from depthgraph.engine.values import DepthMap, PointCloud, VideoMetadata, WorkflowImageData
+from depthgraph.output_root import check_target, write_file
 from depthgraph.output_writer import safe_name
 from depthgraph.ply import write_ply
 
@@ -108,6 +110,7 @@ class Mp4Writer:
         if width % 2 or height % 2:
             self.even_size_fix = "padded" if self.codec == "h264" else "cropped"
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        check_target(self.path)  # a plain file inside the output root, not a link
         try:
             if self.codec == "h264":
                 import av
@@ -151,7 +154,9 @@ class JsonlWriter:
     def write(self, record: dict[str, Any]) -> None:
         if self._handle is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._handle = open(self.path, "w", encoding="utf-8")
+            check_target(self.path)  # a plain file inside the output root, not a link
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+            self._handle = os.fdopen(os.open(self.path, flags, 0o644), "w", encoding="utf-8")
         text = json.dumps(json_safe(record), allow_nan=False, default=str, separators=(",", ":"))
         self._handle.write(text + "\n")
         self._handle.flush()
@@ -250,8 +255,8 @@ class VideoOutputWriter:
                           for w in self.videos.values()}
         body["results"] = RESULTS_JSONL if self.jsonl.lines else None
         body["point_clouds"] = [str(p.relative_to(self.output_dir)) for p in self.plys]
-        (self.output_dir / SUMMARY_JSON).write_text(
-            json.dumps(json_safe(body), indent=2, default=str) + "\n", encoding="utf-8")
+        write_file(self.output_dir / SUMMARY_JSON,
+                   (json.dumps(json_safe(body), indent=2, default=str) + "\n").encode("utf-8"))
         if errors:
             raise VideoSinkError("; ".join(errors))
         return self.files

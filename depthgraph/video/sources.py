@@ -136,6 +136,7 @@ class VideoSource:
         count = 0
         for index, frame in enumerate(generator):
             number = self.start + index * stride
+            _check_frame_size(frame.shape[1], frame.shape[0], info.name, number)
             yield number, number / info.fps if info.fps > 0 else 0.0, _to_bgr(frame)
             count += 1
         if info.total_frames is not None and count < info.total_frames:
@@ -149,7 +150,10 @@ class VideoSource:
                 continue
             if self.end is not None and number >= self.end:
                 break
-            yield number, number / fps, _to_bgr(np.asarray(frame))
+            array = np.asarray(frame)
+            if array.ndim >= 2:
+                _check_frame_size(array.shape[1], array.shape[0], self.info.name, number)
+            yield number, number / fps, _to_bgr(array)
 
     def _live_frames(self) -> Iterator[tuple[int, float, np.ndarray]]:
         capture = self._capture
@@ -178,8 +182,21 @@ class VideoSource:
             if now - last_kept < min_gap:
                 continue
             last_kept = now
+            _check_frame_size(frame.shape[1], frame.shape[0], self.info.name, number)
             yield number, now - t0, _to_bgr(frame)
             capture = self._capture  # None once closed
+
+
+def _check_frame_size(width: int, height: int, name: str, frame: int | None = None) -> None:
+    """The image pixel limit, for a video: from the size the stream declares, before decoding,
+    and again for each frame (a stream may change size)."""
+    from depthgraph.image_decoding import ImageTooLargeError, check_size
+
+    where = f"video '{name}'" if frame is None else f"video '{name}' frame {frame}"
+    try:
+        check_size(int(width), int(height), where)
+    except ImageTooLargeError as error:
+        raise VideoSourceError(str(error)) from None
 
 
 def _to_bgr(frame: np.ndarray) -> np.ndarray:
@@ -262,6 +279,7 @@ def _open_file(path: Path, name: str, start: int, end: int | None, max_fps: floa
         reported = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
     finally:
         capture.release()
+    _check_frame_size(width, height, name)
     if not math.isfinite(fps) or fps <= 0 or fps > 1000:
         fps = 0.0
     total = reported if reported > 0 else None
@@ -285,6 +303,11 @@ def _open_live(source: int | str, name: str, start: int, end: int | None, max_fp
         raise VideoSourceError(f"cannot open {what} '{name}' (not connected, not reachable or not a video)")
     width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
     height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    try:
+        _check_frame_size(width, height, name)
+    except VideoSourceError:
+        capture.release()
+        raise
     fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
     if not math.isfinite(fps) or fps <= 0 or fps > 1000:
         fps = 0.0
