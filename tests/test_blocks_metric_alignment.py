@@ -91,3 +91,38 @@ def test_properties_are_bounded_in_the_schema():
             {"type": "depthgraph/metric_alignment@v1", "name": "a", "depth": "$steps.d.depth",
              "metric_depth": "$steps.m.depth", "agreement_tolerance": 0}
         )
+
+
+def test_a_scene_becomes_metric_from_one_metric_pass_per_view(monkeypatch):
+    """multi-view depth (small) + metric-large + alignment over every view, in one workflow
+    (tiny networks of the real structures stand in for the real weights)."""
+    from large_model_helpers import tiny_large
+    from model_helpers import tiny_model
+
+    from depthgraph.blocks import depth_estimation as depth_block
+    from depthgraph.engine.workflow import Workflow
+
+    monkeypatch.delenv("DEPTHGRAPH_DEVICE", raising=False)
+    monkeypatch.setattr(depth_block, "_MODEL_CACHE", {
+        ("depth-anything-v3/small", "auto"): tiny_model(),
+        ("depth-anything-v3/metric-large", "auto"): tiny_large(True),
+    })  # fmt: skip
+    definition = {
+        "version": "1.0",
+        "inputs": [{"type": "WorkflowImage", "name": "image"}],
+        "steps": [
+            {"type": "depthgraph/multiview_depth@v1", "name": "scene", "images": "$inputs.image"},
+            {"type": "depthgraph/depth_estimation@v1", "name": "metric", "images": "$inputs.image",
+             "model_version": "depth-anything-v3/metric-large", "fov": 60.0},
+            {"type": "depthgraph/metric_alignment@v1", "name": "align", "depth": "$steps.scene.depth",
+             "metric_depth": "$steps.metric.depth", "confidence": "$steps.scene.confidence", "mode": "batch",
+             "min_confidence_percentile": 10},
+        ],
+        "outputs": [{"type": "JsonField", "name": n, "selector": f"$steps.align.{n}"} for n in ("depth", "scale", "agreement")],
+    }  # fmt: skip
+    rng = np.random.default_rng(0)
+    views = [rng.integers(0, 256, (60, 80, 3), dtype=np.uint8) for _ in range(3)]
+    out = Workflow.from_definition(definition).run(image=views)
+    assert len(out) == 3 and len({o["scale"] for o in out}) == 1 and out[0]["scale"] > 0
+    for o in out:
+        assert o["depth"].unit == "m" and 0.0 <= o["agreement"] <= 1.0
