@@ -6,7 +6,8 @@ ViT-L on a CPU costs tens of seconds per image, so this module runs the network 
 fixtures' two-image batch (landscape 480x640 and wide 600x800, both 378x504): that one pass gives
 raw depth and sky of two images, the per-image fill inside a batch, the probes at input size and
 metres from the stated focal lengths. The portrait case (fx != fy) is covered on its raw arrays
-in ``test_model_large.py``. Bars: ``fixtures/da3-metric/README.md``.
+in ``test_model_large.py``. Bars: ``fixtures/da3-metric/README.md``. The same checkpoint then
+serves a real ``depthgraph serve`` process running the metric example workflow.
 """
 
 from __future__ import annotations
@@ -132,3 +133,28 @@ def test_mono_large_loads_the_same_tree_and_stays_relative(metric_model, weights
     finally:
         del mono
         gc.collect()
+
+
+def test_metric_example_through_a_real_server_process(weights_root):
+    """``depthgraph serve`` as its own process, the full-size network from the weights folder:
+    the face distances of ``face_distances_metric.json`` come back in metres."""
+    import base64
+    import json
+
+    import cv2
+    import httpx
+    from cli_helpers import REPO_ROOT, serve_process
+
+    example = json.loads((REPO_ROOT / "examples" / "workflows" / "face_distances_metric.json").read_text())
+    photo = cv2.imread(str(REPO_ROOT / "examples" / "images" / "astronaut.jpg"))[::2, ::2]  # 256 px: cheaper
+    ok, png = cv2.imencode(".png", np.ascontiguousarray(photo))
+    env = dict(os.environ, DEPTHGRAPH_WEIGHTS_DIR=str(weights_root), DEPTHGRAPH_DEVICE="cpu",
+               DEPTHGRAPH_SERVER_REQUEST_TIMEOUT_S="900")  # fmt: skip
+    body = {"specification": example,
+            "inputs": {"image": {"type": "base64", "value": base64.b64encode(png.tobytes()).decode()}, "fov": 55.0}}  # fmt: skip
+    with serve_process(env=env) as (base, _):
+        response = httpx.post(f"{base}/workflows/run", json=body, timeout=900)
+    assert response.status_code == 200, response.text
+    [out] = response.json()["outputs"]
+    assert out["depth"]["unit"] == "m" and out["depth"]["metric"] is True
+    assert all(d is None or d > 0 for d in out["depths"])
