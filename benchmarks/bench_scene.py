@@ -13,6 +13,14 @@ against the FLOP count at THAT rate (what the cross-view attention really costs)
 memory per view (target: linear in S, i.e. no (S N)^2 attention matrix).
 
     python benchmarks/bench_scene.py [--model small|base] [--views 1 2 4 8] [--runs 5] [--size 378x504]
+
+With ``--poses``: the cost of known cameras instead (da3-poses). For each S >= 2, interleaved
+round by round, one unposed network pass and one pose-conditioned pass over the same pixels,
+plus the pieces the posed path adds: the camera encoder alone and the numpy work around the
+network (intrinsics, normalisation, encoding, the similarity fit; RANSAC from S = 10).
+Printed: medians and the posed / unposed ratio, paired per round.
+
+    python benchmarks/bench_scene.py --poses [--model small|base] [--views 2 4 8 10] [--runs 5]
 """
 
 from __future__ import annotations
@@ -110,6 +118,98 @@ def timings(model: str, views: list[int], rounds: int, h: int, w: int) -> dict[i
     return times
 
 
+def _cameras(views: int):
+    """A made-up arc of world-to-camera matrices and intrinsics (pixels of a 480x640 image)."""
+    import numpy as np
+
+    out = []
+    for i in range(views):
+        a = np.radians(50 * i / max(1, views - 1))
+        r = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])  # camera-to-world
+        c = np.array([3 * np.sin(a), 0.05 * i, 3 - 3 * np.cos(a)])
+        e = np.eye(4)
+        e[:3, :3], e[:3, 3] = r.T, -r.T @ c
+        out.append(e)
+    k = np.array([[500.0, 0, 320], [0, 500, 240], [0, 0, 1]])
+    return np.stack(out), np.stack([k] * views)
+
+
+POSE_TIMES = ("plain", "posed", "encoder", "numpy", "plain_cpu", "posed_cpu")
+
+
+def pose_timings(model: str, views: list[int], rounds: int, h: int, w: int) -> dict:
+    """Interleaved per round: unposed pass, posed pass, camera encoder alone, numpy pose work alone."""
+    import torch
+
+    from depthgraph.models.depth_anything_v3.pose_alignment import align_poses
+    from depthgraph.models.depth_anything_v3.pose_conditioning import condition_on_cameras
+    from depthgraph.models.depth_anything_v3.pose_input import check_cameras
+
+    da3 = _model(model)
+    net = da3.network
+    inputs = {s: _pixels(s, h, w) for s in views}
+    times: dict = {(s, what): [] for s in views for what in POSE_TIMES}
+
+    def numpy_work(s):
+        e, k = check_cameras(*_cameras(s), s)
+        cond = condition_on_cameras(e, k, [(480, 640)] * s, [(h, w)] * s, [(0, 0)] * s, (h, w))
+        return cond
+
+    with torch.inference_mode():
+        for r in range(rounds + 1):
+            for s in views:
+                cond = numpy_work(s)
+                enc = torch.from_numpy(cond.encoding)[None]
+                t, c = time.perf_counter(), time.process_time()
+                net(inputs[s])
+                t_plain, c_plain = time.perf_counter() - t, time.process_time() - c
+                t, c = time.perf_counter(), time.process_time()
+                out = net(inputs[s], None, "first", enc)
+                t_posed, c_posed = time.perf_counter() - t, time.process_time() - c
+                t_enc = t_np = float("inf")
+                for _ in range(20):  # tiny pieces: the best of 20 calls (a loaded machine preempts them)
+                    t = time.perf_counter()
+                    net.cam_enc(enc)
+                    t_enc = min(t_enc, time.perf_counter() - t)
+                    t = time.perf_counter()
+                    cond = numpy_work(s)
+                    align_poses(cond.extrinsics, out.extrinsics[0].numpy())
+                    t_np = min(t_np, time.perf_counter() - t)
+                if r:
+                    for what, v in (("plain", t_plain), ("posed", t_posed), ("encoder", t_enc), ("numpy", t_np),
+                                    ("plain_cpu", c_plain), ("posed_cpu", c_posed)):
+                        times[(s, what)].append(v)
+    return times
+
+
+def main_poses(args, h: int, w: int) -> None:
+    import torch
+
+    views = sorted(set(v for v in args.views if v >= 2)) or [2, 4, 8, 10]
+    print(f"DA3-{args.model}: cost of known cameras, one scene of S views at {h}x{w}, fp32, torch "
+          f"{torch.__version__}, {torch.get_num_threads()} threads; {args.runs} interleaved rounds, medians "
+          f"(ratio paired per round)", flush=True)  # fmt: skip
+    times = pose_timings(args.model, views, args.runs, h, w)
+    print()
+    print("| S | unposed pass (s) | posed pass (s) | posed / unposed | best posed / best unposed | CPU s unposed "
+          "| CPU s posed | CPU posed / unposed | camera encoder (ms) | numpy: inputs, encoding, fit (ms) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+
+    def ratio(a, b):
+        return statistics.median(y / x for x, y in zip(times[(s, a)], times[(s, b)]))
+
+    for s in views:
+        med = {w: statistics.median(times[(s, w)]) for w in POSE_TIMES}
+        best = min(times[(s, "posed")]) / min(times[(s, "plain")])
+        print(f"| {s} | {med['plain']:.2f} | {med['posed']:.2f} | {ratio('plain', 'posed'):.3f} | {best:.3f} | {med['plain_cpu']:.2f} "
+              f"| {med['posed_cpu']:.2f} | {ratio('plain_cpu', 'posed_cpu'):.3f} | {med['encoder'] * 1e3:.2f} "
+              f"| {med['numpy'] * 1e3:.2f} |")
+    print()
+    print("CPU s = process CPU time of the pass (all threads), steadier than wall time on a shared machine; "
+          "encoder and numpy: median over rounds of the best of 20 calls; "
+          "load average at the end: " + " ".join(f"{v:.1f}" for v in os.getloadavg()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="small", choices=["small", "base"])
@@ -117,8 +217,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="timed rounds")
     parser.add_argument("--size", default="378x504", help="network input HxW (504 px long side)")
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--poses", action="store_true", help="measure known cameras against the unposed pass")
     args = parser.parse_args()
     h, w = (int(v) for v in args.size.split("x"))
+    if args.poses:
+        main_poses(args, h, w)
+        return
     if args.child is not None:
         print(json.dumps(child_memory(args.model, args.child, h, w)))
         return

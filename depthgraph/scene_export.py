@@ -164,6 +164,18 @@ def read_colmap_images(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarr
 # --- one call for everything -------------------------------------------------------------------
 
 
+def _pose_summary(prediction) -> dict:
+    """Known cameras (da3-poses): the depth's unit, the frame and the fit; nothing otherwise."""
+    alignment = getattr(prediction, "pose_alignment", None)
+    if alignment is None:
+        return {}
+    return {
+        "depth_unit": prediction.unit,
+        "frame": "given cameras" if prediction.aligned_to_input else "network",
+        "pose_alignment": alignment.to_dict(),
+    }
+
+
 def unique_names(sources: list[Path]) -> list[str]:
     """File names for the views' copies: safe characters, no whitespace, unique (``_2``, ...).
 
@@ -204,7 +216,8 @@ def export_scene(directory: str | Path, prediction, sources: list[Path], *,
     cameras = []
     for name, src, view in zip(names, sources, prediction.views):
         copy_user_file(src, root / "images" / name)  # never through a link
-        depth = DepthMap(values=view.depth, parent_id=name)
+        depth = DepthMap(values=view.depth, unit=getattr(prediction, "unit", "relative"),
+                         source=getattr(prediction, "depth_source", ""), parent_id=name)  # fmt: skip
         result = {
             "depth": depth,
             "depth_color": WorkflowImageData(numpy_image=colorize_depth(depth.values, colormap), parent_id=name),
@@ -238,6 +251,7 @@ def export_scene(directory: str | Path, prediction, sources: list[Path], *,
              "extrinsics_world_to_camera": np.asarray(c.extrinsics, dtype=np.float64).tolist()}
             for c in cameras
         ],  # fmt: skip
+        **_pose_summary(prediction),
         "files": ["scene.ply", "scene.glb", "transforms.json", "colmap/cameras.txt",
                   "colmap/images.txt", "colmap/points3D.txt", "images/", "views/"],  # fmt: skip
     }

@@ -48,7 +48,19 @@ class SceneValue:
             "processed_size": list(p.processed_size),
             "intrinsics": [np.asarray(v.intrinsics).tolist() for v in p.views],
             "extrinsics": [np.asarray(v.extrinsics).tolist() for v in p.views],
+            **_pose_summary(p),
         }
+
+
+def _pose_summary(prediction: Any) -> dict[str, Any]:
+    alignment = getattr(prediction, "pose_alignment", None)
+    if alignment is None:
+        return {}
+    return {
+        "depth_unit": prediction.unit,
+        "frame": "given cameras" if prediction.aligned_to_input else "network",
+        "pose_alignment": alignment.to_dict(),
+    }
 
 
 def _reference(value: Any, count: int) -> Any:
@@ -76,6 +88,10 @@ class MultiViewDepthBlock(WorkflowBlock):
         model_version: str = "depth-anything-v3/small",
         reference: Any = "saddle_balanced",
         colormap: str = "turbo",
+        extrinsics: Any = None,
+        intrinsics: Any = None,
+        align_to_input_scale: bool = True,
+        units: Any = None,
         **_: Any,
     ) -> list[dict[str, Any]]:
         if model_version not in MODEL_VERSIONS:
@@ -85,13 +101,21 @@ class MultiViewDepthBlock(WorkflowBlock):
         views = _check_images(images)
         if not views:
             return []
-        ref = _reference(reference, len(views))
-        model = get_model(model_version)
-        prediction = model.predict_scene([image.numpy_image for image in views], reference=ref)
+        bgrs = [image.numpy_image for image in views]
+        if extrinsics is None and intrinsics is None:
+            if units is not None:
+                raise StepInputError("property 'units': describes the extrinsics' translations; give 'extrinsics' and 'intrinsics' too")
+            ref = _reference(reference, len(views))
+            prediction = get_model(model_version).predict_scene(bgrs, reference=ref)
+        else:
+            prediction = _predict_with_cameras(
+                get_model(model_version), bgrs, extrinsics, intrinsics, bool(align_to_input_scale), units
+            )  # fmt: skip
         scene = SceneValue(prediction, [image.parent_id for image in views], model_version)
         results = []
         for s, (image, view) in enumerate(zip(views, prediction.views)):
-            depth = DepthMap(values=view.depth, parent_id=image.parent_id)
+            depth = DepthMap(values=view.depth, unit=prediction.unit, source=prediction.depth_source,
+                             parent_id=image.parent_id)  # fmt: skip
             results.append({
                 "image": image.derive(colorize_depth(depth.values, colormap), suffix="depth"),
                 "depth": depth,
@@ -102,3 +126,23 @@ class MultiViewDepthBlock(WorkflowBlock):
                 "scene": scene,
             })  # fmt: skip
         return results
+
+
+def _predict_with_cameras(model: Any, bgrs: list, extrinsics: Any, intrinsics: Any, align: bool, units: Any) -> Any:
+    """``predict_scene`` with known cameras; input mistakes become errors naming the property."""
+    from depthgraph.models.depth_anything_v3.pose_input import CameraInputError, check_cameras
+
+    try:
+        check_cameras(extrinsics, intrinsics, len(bgrs))
+    except CameraInputError as exc:
+        text = str(exc)
+        prop = "intrinsics" if text.startswith("intrinsics") else "extrinsics"
+        raise StepInputError(f"property '{prop}': {text}") from None
+    try:
+        return model.predict_scene(bgrs, extrinsics, intrinsics, align_to_input_scale=align, units=units)
+    except CameraInputError as exc:
+        raise StepInputError(f"property 'extrinsics': {exc}") from None
+    except ValueError as exc:
+        if "units" in str(exc):
+            raise StepInputError(f"property 'units': {exc}") from None
+        raise

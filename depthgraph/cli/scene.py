@@ -41,6 +41,9 @@ def scene(
     reference: Annotated[str, typer.Option("--reference", help=REFERENCE_HELP)] = "saddle_balanced",
     conf_threshold: Annotated[Optional[float], typer.Option(help="Confidence threshold of the fused cloud (default: the official percentile rule).")] = None,
     colormap: Annotated[str, typer.Option(help="Colour map of the per-view depth pictures.")] = "turbo",
+    cameras: Annotated[Optional[Path], typer.Option("--cameras", help="Known cameras: a transforms.json (Nerfstudio/NeRF) or a COLMAP model folder (text or binary); matched to the images by file name. The scene then comes back in their frame and unit.")] = None,
+    units: Annotated[Optional[str], typer.Option("--units", help="What the cameras' translations are in (m, cm, mm, km, ft, in), so the depth carries that unit. Needs --cameras.")] = None,
+    network_frame: Annotated[bool, typer.Option("--network-frame", help="With --cameras: keep depth and cloud in the network's frame and unit (the cameras are moved into it).")] = False,
     device: Device = None,
     weights: Annotated[Optional[Path], typer.Option(help="A model.safetensors to use instead of the weights directory.")] = None,
     recursive: Recursive = False,
@@ -48,7 +51,8 @@ def scene(
     verbose: Verbose = False,
 ) -> None:
     """Several photos of ONE scene in one pass: per-view depth, cameras (transforms.json, COLMAP
-    text), the fused cloud (scene.ply, scene.glb) and scene.json."""
+    text), the fused cloud (scene.ply, scene.glb) and scene.json. With --cameras, the network is
+    conditioned on known cameras and everything comes back in their frame and unit."""
     with reported(verbose):
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -62,6 +66,18 @@ def scene(
             ref = check_reference(reference, len(paths))
         except ValueError as exc:
             raise CLIError(f"--reference: {exc}") from None
+        if cameras is None and (units is not None or network_frame):
+            raise CLIError("--units and --network-frame describe known cameras: pass --cameras too")
+        known = None
+        if cameras is not None:
+            from depthgraph.models.depth_anything_v3.pose_conditioning import check_units
+            from depthgraph.scene_io import CameraImportError, read_cameras
+
+            try:
+                check_units(units)
+                known = read_cameras(cameras.expanduser())
+            except (CameraImportError, ValueError) as exc:
+                raise CLIError(f"--cameras: {exc}" if isinstance(exc, CameraImportError) else f"--units: {exc}") from None
         use_device(device)
         if weights is not None:
             point_model_at(weights, model.value)
@@ -90,7 +106,17 @@ def scene(
                 da3 = get_model(f"depth-anything-v3/{model.value}")
                 progress.update(task, advance=1, description=f"network: {len(paths)} view(s) in one pass")
                 t0 = time.perf_counter()
-                prediction = da3.predict_scene(bgrs, reference=ref)
+                if known is None:
+                    prediction = da3.predict_scene(bgrs, reference=ref)
+                else:
+                    from depthgraph.scene_io import CameraImportError, match_cameras
+
+                    try:
+                        ext, intr, _ = match_cameras(known, [str(p) for p in paths], [b.shape[:2] for b in bgrs])
+                        prediction = da3.predict_scene(bgrs, ext, intr, align_to_input_scale=not network_frame,
+                                                       units=units)  # fmt: skip
+                    except (CameraImportError, ValueError) as exc:
+                        raise CLIError(f"--cameras {cameras}: {exc}") from None
                 network_seconds = time.perf_counter() - t0
                 progress.update(task, advance=1, description="writing files")
                 from depthgraph.scene_export import export_scene
@@ -104,9 +130,13 @@ def scene(
         finally:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
+        frame = ""
+        if summary.get("pose_alignment"):
+            where = "the network's frame" if network_frame else f"your cameras' frame, depth unit {summary['depth_unit']}"
+            frame = f"in {where} (fitted scale {summary['pose_alignment']['scale']:.6g}), "
         console.print(
             f"scene of {summary['num_views']} view(s) at {summary['processed_size'][0]}x{summary['processed_size'][1]}: "
-            f"reference view {summary['reference_view']} ({summary['reference_image']}), "
+            f"{frame}reference view {summary['reference_view']} ({summary['reference_image']}), "
             f"{summary['num_points']} points; {time.perf_counter() - started:.1f} s; outputs in {output_dir}",
             highlight=False,
         )

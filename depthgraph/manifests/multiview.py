@@ -72,6 +72,32 @@ class MultiViewDepthManifest(BlockManifest):
         ),
     )
     colormap: ColormapName = Field(default="turbo", description="Colour map of the 'image' output.")
+    extrinsics: Optional[Selector(kind=[NUMPY_ARRAY_KIND])] = Field(  # type: ignore[valid-type]
+        default=None,
+        description=(
+            "Known cameras (optional, with intrinsics): one world-to-camera matrix per view, "
+            "(S, 4, 4) or (S, 3, 4), OpenCV axes (x right, y down, z forward), in batch order. "
+            "The network is conditioned on them and the scene comes back in their frame; "
+            "view 0 defines the network's frame and 'reference' is ignored."
+        ),
+        examples=["$inputs.extrinsics"],
+    )
+    intrinsics: Optional[Selector(kind=[NUMPY_ARRAY_KIND, CAMERA_INTRINSICS_KIND])] = Field(  # type: ignore[valid-type]
+        default=None,
+        description="Known cameras (with extrinsics): (S, 3, 3) pinhole intrinsics in pixels of each input image.",
+        examples=["$inputs.intrinsics"],
+    )
+    align_to_input_scale: bool = Field(
+        default=True,
+        description=(
+            "With known cameras: return depth and cameras in the cameras' frame and unit (depth "
+            "divided by the fitted scale). Off: the network's frame and unit."
+        ),
+    )
+    units: Optional[Literal["m", "cm", "mm", "km", "ft", "in"]] = Field(
+        default=None,
+        description="What the extrinsics' translations are in, so the depth carries that unit (needs extrinsics).",
+    )
 
     @classmethod
     def describe_outputs(cls) -> list[OutputDefinition]:

@@ -216,7 +216,11 @@ class DinoVisionTransformer(nn.Module):
         return self._cached(("rope", ph, pw, flat, str(device)), make)
 
     def forward(
-        self, x: Tensor, num_views: int = 1, reference: Reference = DEFAULT_STRATEGY
+        self,
+        x: Tensor,
+        num_views: int = 1,
+        reference: Reference = DEFAULT_STRATEGY,
+        camera_tokens: Tensor | None = None,
     ) -> tuple[list[Tensor], Tensor, Tensor]:
         """``x`` (B*S, 3, H, W), the S views of each sample consecutive ->
         ([(B*S, ph*pw, 2D)] per out layer, camera feature (B*S, 2D), reference view (B,)).
@@ -226,6 +230,9 @@ class DinoVisionTransformer(nn.Module):
         (chosen before block 3, see :mod:`.reference`) gets camera token 0, the others token 1.
         Views stay in input order throughout: the global blocks give every view the same
         positions, so the official reordering only changes float summation order (spec 3.3).
+
+        ``camera_tokens`` (B*S, D), from the camera encoder (da3-poses spec 7): they replace token
+        0 of every view before block 4 and no reference view is selected (``ref`` stays 0).
         """
         bs, _, h, w = x.shape
         s = int(num_views)
@@ -250,9 +257,11 @@ class DinoVisionTransformer(nn.Module):
         camera = None
         last = max(self.cfg.out_layers)
         for i, blk in enumerate(self.blocks):
-            if i == self.cfg.special_start - 1 and s > 1:
+            if i == self.cfg.special_start - 1 and s > 1 and camera_tokens is None:
                 ref = select_reference(x[:, 0].reshape(b, s, d), reference)
-            if i == self.cfg.special_start:
+            if i == self.cfg.special_start and camera_tokens is not None:
+                x = torch.cat([camera_tokens.to(x.dtype)[:, None], x[:, 1:]], dim=1)
+            elif i == self.cfg.special_start:
                 # the reference view of each scene gets camera_token[:, 0], the others [:, 1]
                 is_ref = torch.arange(s, device=x.device)[None, :] == ref[:, None]  # (B, S)
                 which = (~is_ref).long().reshape(bs)
@@ -288,6 +297,10 @@ class Backbone(nn.Module):
         self.pretrained = DinoVisionTransformer(cfg)
 
     def forward(
-        self, x: Tensor, num_views: int = 1, reference: Reference = DEFAULT_STRATEGY
+        self,
+        x: Tensor,
+        num_views: int = 1,
+        reference: Reference = DEFAULT_STRATEGY,
+        camera_tokens: Tensor | None = None,
     ) -> tuple[list[Tensor], Tensor, Tensor]:
-        return self.pretrained(x, num_views, reference)
+        return self.pretrained(x, num_views, reference, camera_tokens)

@@ -17,6 +17,8 @@ import torch.nn.functional as F
 from ...malloc_tuning import retain_freed_memory
 from .config import DA3Config
 from .network import DA3Network
+from .pose_conditioning import aligned_outputs, check_units, condition_on_cameras
+from .pose_input import check_cameras
 from .preprocess import preprocess, to_rgb_uint8
 from .recipe import LARGE_VARIANTS, canonical_variant, recipe_tensor
 from .reference import DEFAULT_STRATEGY, Reference, check_reference
@@ -222,7 +224,16 @@ class DepthAnything3:
                     results[i] = _postprocess(out, j, rgbs[i].shape[:2])
         return results  # type: ignore[return-value]
 
-    def predict_scene(self, images: Any, *, reference: Reference = DEFAULT_STRATEGY) -> ScenePrediction:
+    def predict_scene(
+        self,
+        images: Any,
+        extrinsics: Any = None,
+        intrinsics: Any = None,
+        align_to_input_scale: bool = True,
+        units: str | None = None,
+        *,
+        reference: Reference = DEFAULT_STRATEGY,
+    ) -> ScenePrediction:
         """Several views of ONE scene in one pass: depth that agrees across views, each view's
         intrinsics and its pose in one shared world frame (see :mod:`.scene`).
 
@@ -230,25 +241,81 @@ class DepthAnything3:
         that defines the world frame, one of ``"saddle_balanced"`` (default), ``"first"``,
         ``"middle"``, ``"saddle_sim_range"`` (strategies choose only when there are 3 or more
         views, else view 0) or a view index. One image gives exactly :meth:`predict`'s result.
+
+        Known cameras (da3-poses spec; both or neither): ``extrinsics`` (S, 4, 4) or (S, 3, 4)
+        WORLD-TO-CAMERA with OpenCV axes (x right, y down, z forward), ``intrinsics`` (S, 3, 3)
+        in pixels of the images as passed. The network is conditioned on them (view 0 defines
+        its frame; ``reference`` is ignored) and a similarity fit maps the caller's camera
+        centres onto the predicted ones (``scene.pose_alignment``). With
+        ``align_to_input_scale`` (default) the outputs come back in the caller's frame and unit:
+        depth divided by the fitted scale, the caller's extrinsics; ``units`` (e.g. ``"m"``)
+        says what unit the translations are in, so the depth carries it (``scene.unit``).
+        Otherwise the outputs stay in the network's frame and unit, with the caller's cameras
+        moved into it. The network's own cameras are ``scene.predicted_extrinsics`` / ``_intrinsics``.
         """
         items = _as_list(images)
         if not items:
             raise ValueError("predict_scene needs at least one image")
         rgbs = [to_rgb_uint8(img, i) for i, img in enumerate(items)]
-        return self.predict_scene_rgb(rgbs, reference=reference)
+        return self.predict_scene_rgb(
+            rgbs, extrinsics, intrinsics, align_to_input_scale, units, reference=reference
+        )  # fmt: skip
 
-    def predict_scene_rgb(self, rgbs: Sequence[np.ndarray], *, reference: Reference = DEFAULT_STRATEGY) -> ScenePrediction:
+    def predict_scene_rgb(
+        self,
+        rgbs: Sequence[np.ndarray],
+        extrinsics: Any = None,
+        intrinsics: Any = None,
+        align_to_input_scale: bool = True,
+        units: str | None = None,
+        *,
+        reference: Reference = DEFAULT_STRATEGY,
+    ) -> ScenePrediction:
         """Like :meth:`predict_scene` for already-decoded RGB uint8 (H, W, 3) arrays."""
-        ref = check_reference(reference, len(rgbs))
+        if extrinsics is None and intrinsics is None:
+            if units is not None:
+                raise ValueError("units describe the given extrinsics' translations: pass extrinsics and intrinsics too")
+            ref = check_reference(reference, len(rgbs))
+            pixels, geometry = prepare_views(rgbs, self.process_res)
+            out = self.forward_pixels(torch.from_numpy(pixels)[None], reference=ref)
+            return build_scene_prediction(out, geometry, pixels, _postprocess, DepthPrediction)
+        e, k = check_cameras(extrinsics, intrinsics, len(rgbs))
+        unit = check_units(units)
+        if units is not None and not align_to_input_scale:
+            raise ValueError("units only apply with align_to_input_scale=True (otherwise depth is in the network's unit)")
+        if not getattr(self.network, "cam_enc_loaded", True):
+            raise ValueError(
+                f"{self.weights_path or self.model_id}: this checkpoint has no camera encoder "
+                "(model.cam_enc.*), so it cannot take known cameras"
+            )
         pixels, geometry = prepare_views(rgbs, self.process_res)
-        out = self.forward_pixels(torch.from_numpy(pixels)[None], reference=ref)
-        return build_scene_prediction(out, geometry, pixels, _postprocess, DepthPrediction)
+        conditioning = condition_on_cameras(
+            e, k, [g.input_hw for g in geometry], [g.resized_hw for g in geometry],
+            [g.crop_offset for g in geometry], tuple(pixels.shape[-2:]),
+        )  # fmt: skip
+        out = self.forward_pixels(
+            torch.from_numpy(pixels)[None], pose_encoding=torch.from_numpy(conditioning.encoding)[None]
+        )  # fmt: skip
+        aligned = aligned_outputs(
+            conditioning, out.depth[0].numpy(), out.extrinsics[0].numpy(), align_to_input_scale, unit
+        )  # fmt: skip
+        return build_scene_prediction(
+            out, geometry, pixels, _postprocess, DepthPrediction, posed=(aligned, conditioning, align_to_input_scale)
+        )  # fmt: skip
 
-    def forward_pixels(self, pixels: torch.Tensor, reference: Reference = DEFAULT_STRATEGY):
+    def forward_pixels(
+        self,
+        pixels: torch.Tensor,
+        reference: Reference = DEFAULT_STRATEGY,
+        pose_encoding: torch.Tensor | None = None,
+    ):
         """Run the network on normalised pixels (B, 3, h, w), or (B, S, 3, h, w) for B scenes
-        of S views; outputs at (h, w) on CPU, float32."""
+        of S views; outputs at (h, w) on CPU, float32. ``pose_encoding`` (B, S, 9): known
+        cameras (see :mod:`.pose_input`)."""
         with torch.inference_mode():
-            out = self.network(pixels.to(self._device, non_blocking=True), self._autocast, reference)
+            out = self.network(
+                pixels.to(self._device, non_blocking=True), self._autocast, reference, pose_encoding
+            )  # fmt: skip
             out.depth = out.depth.float().cpu()
             out.confidence = out.confidence.float().cpu()
             out.intrinsics = out.intrinsics.float().cpu()
@@ -339,7 +406,8 @@ class AutoModel:
         path = resolve_weights(variant, weights, api_key)
         state = read_checkpoint(path)
         network = _empty_network(DA3Config.for_variant(variant), torch.device("cpu"))
-        load_into(network, state, path)
+        absent = load_into(network, state, path)
+        network.cam_enc_loaded = not any(k.startswith("cam_enc.") for k in absent)
         del state
         network = network.to(dev)
         network.clear_cache()

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from .backbone import Backbone
 from .camera import CameraDecoder
+from .camera_encoder import CameraEncoder
 from .config import DA3Config
 from .head import DualDPTHead
 from .reference import DEFAULT_STRATEGY, Reference
@@ -35,6 +36,7 @@ class DA3Network(nn.Module):
         self.backbone = Backbone(cfg)
         self.head = DualDPTHead(cfg)
         self.cam_dec = CameraDecoder(cfg.cam_dim)
+        self.cam_enc = CameraEncoder(cfg.embed_dim)
 
     def optimize_layout(self) -> "DA3Network":
         """Store the head's conv weights channels-last (its activations run in that layout)."""
@@ -46,6 +48,7 @@ class DA3Network(nn.Module):
         pixels: Tensor,
         autocast_dtype: torch.dtype | None = None,
         reference: Reference = DEFAULT_STRATEGY,
+        pose_encoding: Tensor | None = None,
     ) -> NetworkOutput:
         """``pixels`` (B, 3, h, w) normalised, h and w multiples of the patch size: B independent
         images. Or (B, S, 3, h, w): B scenes of S views each (outputs then have a (B, S) prefix
@@ -53,6 +56,9 @@ class DA3Network(nn.Module):
 
         ``autocast_dtype`` runs the backbone under autocast in that dtype; the head and the
         camera decoder always run in float32.
+
+        ``pose_encoding`` (B, S, 9), scenes only: the caller's cameras (da3-poses spec 5); the
+        camera encoder (float32) turns them into the views' camera tokens (spec 6, 7).
         """
         scenes = pixels.dim() == 5
         if scenes:
@@ -69,8 +75,14 @@ class DA3Network(nn.Module):
             if autocast_dtype is not None
             else nullcontext()
         )
+        tokens = None
+        if pose_encoding is not None:
+            if not scenes or tuple(pose_encoding.shape[:2]) != (b, s):
+                raise ValueError(f"pose encoding of shape {tuple(pose_encoding.shape)} for pixels {tuple(pixels.shape)}")
+            with torch.autocast(pixels.device.type, enabled=False):
+                tokens = self.cam_enc(pose_encoding.to(pixels.device, torch.float32)).flatten(0, 1)
         with ctx:
-            feats, camera, ref = self.backbone(pixels, s, reference)
+            feats, camera, ref = self.backbone(pixels, s, reference, tokens)
         feats = [f.float() for f in feats]
         depth, confidence = self.head(feats, h, w)
         intrinsics, extrinsics = self.cam_dec(camera.float(), h, w)

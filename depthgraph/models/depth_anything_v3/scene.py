@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -211,9 +211,25 @@ class ScenePrediction:
     _intrinsics: np.ndarray = field(repr=False)  # (S, 3, 3) at (h, w)
     _extrinsics: np.ndarray = field(repr=False)  # (S, 3, 4)
     _images: np.ndarray = field(repr=False)  # (S, h, w, 3) uint8 RGB the network saw
+    #: known cameras (da3-poses spec): the fit of the caller's cameras onto the network's, the
+    #: network's own camera estimate (S, 3, 4) / (S, 3, 3) at (h, w), what the network was
+    #: conditioned on, and the depth's unit ("relative" unless aligned with ``units`` given)
+    pose_alignment: Any = None  # PoseAlignment | None
+    predicted_extrinsics: np.ndarray | None = field(default=None, repr=False)
+    predicted_intrinsics: np.ndarray | None = field(default=None, repr=False)
+    pose_conditioning: Any = field(default=None, repr=False)  # PoseConditioning | None
+    unit: str = "relative"
+    aligned_to_input: bool = False  # outputs in the caller's frame (and unit) when True
 
     def __len__(self) -> int:
         return len(self.views)
+
+    @property
+    def depth_source(self) -> str:
+        """Where the depth's scale came from (``DepthMap.source``): empty for relative depth."""
+        if self.pose_alignment is None or not self.aligned_to_input:
+            return ""
+        return "aligned to given cameras" + ("" if self.unit != "relative" else " (their unit was not given)")
 
     def network_outputs(self) -> dict[str, np.ndarray]:
         """Copies of the raw outputs at the network resolution, input view order."""
@@ -237,15 +253,25 @@ class ScenePrediction:
         )  # fmt: skip
 
 
-def build_scene_prediction(out, geometry: list[ViewGeometry], pixels: np.ndarray, postprocess, record) -> ScenePrediction:
+def build_scene_prediction(
+    out, geometry: list[ViewGeometry], pixels: np.ndarray, postprocess, record, posed=None
+) -> ScenePrediction:
     """Assemble a :class:`ScenePrediction` from one scene's network output (batch axis 1 of 1).
 
     ``postprocess(out, j, input_hw)`` is the monocular mapping, used for views without a crop,
     so that one view through the scene path equals the monocular result bit for bit;
     ``record`` is the per-view record type (``DepthPrediction``) for the cropped ones.
+    ``posed``: ``(AlignedOutputs, PoseConditioning, align_to_input_scale)`` when the caller gave cameras; its depth
+    and cameras replace the network's (the network's own cameras stay as ``predicted_*``).
     """
     depth, conf = out.depth[0], out.confidence[0]
     intr, extr = out.intrinsics[0], out.extrinsics[0]
+    predicted = (extr.numpy().copy(), intr.numpy().copy())
+    if posed is not None:
+        aligned = posed[0]
+        depth = torch.from_numpy(aligned.depth)
+        intr = torch.from_numpy(aligned.intrinsics)
+        extr = torch.from_numpy(aligned.extrinsics)
     h, w = depth.shape[-2:]
     views = []
     flat = type(out)(depth, conf, intr, extr)
@@ -277,4 +303,10 @@ def build_scene_prediction(out, geometry: list[ViewGeometry], pixels: np.ndarray
         _intrinsics=intr.numpy().copy(),
         _extrinsics=extr.numpy().copy(),
         _images=processed_images(pixels),
+        pose_alignment=None if posed is None else posed[0].alignment,
+        predicted_extrinsics=None if posed is None else predicted[0],
+        predicted_intrinsics=None if posed is None else predicted[1],
+        pose_conditioning=None if posed is None else posed[1],
+        unit="relative" if posed is None else posed[0].unit,
+        aligned_to_input=posed is not None and bool(posed[2]),
     )

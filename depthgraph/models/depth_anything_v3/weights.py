@@ -27,7 +27,9 @@ PREFIX = "model."
 #: Checkpoint groups that monocular depth does not use: the camera *encoder* (pose-conditioned
 #: input only) and the auxiliary ray branch of the head (ray-based pose only). They may be
 #: present or absent (a real file may store the LayerNorm shared by the four
-#: ``output_conv2_aux.{0..3}.2`` entries once, as ``output_conv2_aux.0.2.*``).
+#: ``output_conv2_aux.{0..3}.2`` entries once, as ``output_conv2_aux.0.2.*``). The camera
+#: encoder is part of the network: when a file has any of its tensors it must have all of them
+#: (strict), and when it has none :func:`load_into` reports it absent (no known cameras then).
 UNUSED_GROUPS: tuple[str, ...] = (r"^cam_enc\.", r"^head\.scratch\.[^.]*_aux(\.|$)")
 _UNUSED_RE = re.compile("|".join(UNUSED_GROUPS))
 
@@ -223,13 +225,17 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, "object"]:
     return _read_torch(path)
 
 
-def load_into(module, state: Mapping[str, "object"], source: str | os.PathLike, *, allow_unused: bool = True) -> None:
+def load_into(
+    module, state: Mapping[str, "object"], source: str | os.PathLike, *, allow_unused: bool = True
+) -> tuple[str, ...]:
     """Copy ``state`` (official names, ``model.`` prefix optional) into ``module`` strictly.
 
-    Every parameter of ``module`` must be present with its exact shape; every tensor in
-    ``state`` must be used unless it belongs to :data:`UNUSED_GROUPS` (and ``allow_unused``:
-    the LARGE checkpoints have no such groups, so for them every tensor must be used). Errors
-    name ``source`` and the tensor.
+    Every parameter of ``module`` must be present with its exact shape, except that an optional
+    group (:data:`UNUSED_GROUPS`, e.g. the camera encoder) may be missing AS A WHOLE; every
+    tensor in ``state`` must be used unless it belongs to :data:`UNUSED_GROUPS`. With
+    ``allow_unused=False`` (the LARGE checkpoints, which have no such groups) every tensor must
+    be used and every parameter present. Errors name ``source`` and the tensor. Returns the
+    names of the module's parameters left unloaded (those of wholly absent optional groups).
     """
     import torch
 
@@ -244,6 +250,10 @@ def load_into(module, state: Mapping[str, "object"], source: str | os.PathLike, 
         elif not (allow_unused and is_unused(short)):
             unexpected.append(name)
     shown = PREFIX if prefixed else ""
+    absent = tuple(k for k in expected if k not in found and is_unused(k)) if allow_unused else ()
+    if absent and any(k in found for k in expected if is_unused(k) and k.split(".")[0] == absent[0].split(".")[0]):
+        raise WeightsError(f"{source}: missing tensor {shown + absent[0]!r} (the file has only part of its group)")
+    expected = {k: v for k, v in expected.items() if k not in absent}
     missing = [shown + k for k in expected if k not in found]
     if missing:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
@@ -265,3 +275,4 @@ def load_into(module, state: Mapping[str, "object"], source: str | os.PathLike, 
     with torch.no_grad():
         for short, target in expected.items():
             target.copy_(found[short].to(target.dtype))
+    return absent

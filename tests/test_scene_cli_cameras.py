@@ -1,0 +1,91 @@
+"""``depthgraph scene --cameras``: the corridor example with its metric trajectory, through the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from model_helpers import recipe_weights_root
+from plyfile import PlyData
+from typer.testing import CliRunner
+
+from depthgraph.cli import app
+from depthgraph.scene_io import read_colmap, read_transforms_json
+
+runner = CliRunner()
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "scenes" / "corridor"
+
+
+@pytest.fixture(autouse=True)
+def fresh_models(monkeypatch):
+    from depthgraph.blocks.depth_estimation import clear_model_cache
+
+    monkeypatch.setenv("DEPTHGRAPH_DEVICE", "cpu")
+    monkeypatch.setenv("DEPTHGRAPH_WEIGHTS_DIR", str(recipe_weights_root("small")))
+    clear_model_cache()
+    yield
+    clear_model_cache()
+
+
+def _points(path: Path) -> np.ndarray:
+    v = PlyData.read(str(path))["vertex"]
+    return np.stack([v["x"], v["y"], v["z"]], axis=1).astype(np.float64)
+
+
+def test_corridor_in_the_callers_frame_and_unit(tmp_path):
+    out_m = tmp_path / "m"
+    result = runner.invoke(app, ["scene", str(EXAMPLE / "images"), "--cameras", str(EXAMPLE / "transforms.json"),
+                                 "--units", "m", "-o", str(out_m), "--quiet"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "your cameras' frame, depth unit m" in result.output
+    summary = json.loads((out_m / "scene.json").read_text())
+    assert summary["depth_unit"] == "m" and summary["frame"] == "given cameras"
+    assert summary["reference_view"] == 0 and summary["pose_alignment"]["scale"] > 0
+    assert summary["pose_alignment"]["degenerate"] is False  # the trajectory is not a line
+    given = {Path(c.name).name: c for c in read_transforms_json(EXAMPLE / "transforms.json")}
+    # the exported cameras are the caller's (float32), in both formats
+    for cam in read_colmap(out_m / "colmap"):
+        np.testing.assert_allclose(cam.extrinsics, given[cam.name].extrinsics, atol=1e-6)
+        np.testing.assert_allclose(cam.intrinsics, given[cam.name].intrinsics, rtol=1e-6)
+    for cam in read_transforms_json(out_m / "transforms.json"):
+        np.testing.assert_allclose(cam.extrinsics, given[Path(cam.name).name].extrinsics, atol=1e-6)
+
+    # the same trajectory in centimetres: the same scene, 100 times larger numbers
+    doc = json.loads((EXAMPLE / "transforms.json").read_text())
+    for frame in doc["frames"]:
+        m = np.array(frame["transform_matrix"])
+        m[:3, 3] *= 100
+        frame["transform_matrix"] = m.tolist()
+    (tmp_path / "cm.json").write_text(json.dumps(doc))
+    out_cm = tmp_path / "cm"
+    result = runner.invoke(app, ["scene", str(EXAMPLE / "images"), "--cameras", str(tmp_path / "cm.json"),
+                                 "--units", "cm", "-o", str(out_cm), "--quiet"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads((out_cm / "scene.json").read_text())["depth_unit"] == "cm"
+    pts_m, pts_cm = _points(out_m / "scene.ply"), _points(out_cm / "scene.ply")
+    assert len(pts_m) == len(pts_cm) > 0
+    np.testing.assert_allclose(pts_cm, 100 * pts_m, rtol=1e-3, atol=1e-3 * np.abs(pts_cm).max())
+    assert '"unit": "m"' in (out_m / "views" / "view_0" / "results.json").read_text()
+    assert '"unit": "cm"' in (out_cm / "views" / "view_0" / "results.json").read_text()
+    d_m = np.load(out_m / "views" / "view_0" / "depth.npy")
+    d_cm = np.load(out_cm / "views" / "view_0" / "depth.npy")
+    np.testing.assert_allclose(d_cm, 100 * d_m, rtol=1e-3)
+
+
+def test_camera_errors_are_clear(tmp_path):
+    images = tmp_path / "shots"
+    shutil.copytree(EXAMPLE / "images", images)
+    shutil.copyfile(images / "view_0.png", images / "extra.png")
+    result = runner.invoke(app, ["scene", str(images), "--cameras", str(EXAMPLE / "transforms.json"), "-o", str(tmp_path / "o")])
+    assert result.exit_code == 1 and "image" in result.output and "extra.png" in result.output
+    result = runner.invoke(app, ["scene", str(EXAMPLE / "images"), "--cameras", str(tmp_path / "nothing"), "-o", str(tmp_path / "o")])
+    assert result.exit_code == 1 and "no such file or folder" in result.output
+    result = runner.invoke(app, ["scene", str(EXAMPLE / "images"), "--units", "m", "-o", str(tmp_path / "o")])
+    assert result.exit_code == 1 and "pass --cameras too" in result.output
+    result = runner.invoke(app, ["scene", str(EXAMPLE / "images"), "--cameras", str(EXAMPLE / "transforms.json"),
+                                 "--units", "parsec", "-o", str(tmp_path / "o")])  # fmt: skip
+    assert result.exit_code == 1 and "--units" in result.output and "parsec" in result.output
+    assert not (tmp_path / "o" / "scene.json").exists()
