@@ -81,6 +81,19 @@ def _resolve_limit(max_pixels: Any) -> int | None:
 # --- bytes and files -----------------------------------------------------------------------------
 
 
+def _looks_like_text(data: bytes) -> bool:
+    """True when the first bytes are UTF-8 text without control bytes (no image format is)."""
+    head = data[:4096]
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        try:  # the cut may have split a multi-byte character
+            text = head[:-3].decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+    return bool(text) and all(c.isprintable() or c in "\t\r\n\f" for c in text)
+
+
 def check_pixel_limit(data: bytes, source: str, max_pixels: Any = DEFAULT) -> tuple[int, int] | None:
     """Read (width, height) from the header and refuse the image if it exceeds the limit.
 
@@ -95,6 +108,8 @@ def check_pixel_limit(data: bytes, source: str, max_pixels: Any = DEFAULT) -> tu
         raise AmbiguousHeaderError(f"{source}: {error}") from None
     if limit is None:
         return size
+    if size is None and _looks_like_text(data):
+        raise ImageReadError(f"{source}: not a decodable image (text, not a {HEADER_FORMATS} file)")
     if size is None:
         raise ImageReadError(
             f"{source}: not a decodable image (not a {HEADER_FORMATS} file, the formats whose "

@@ -38,6 +38,9 @@ from depthgraph.engine.errors import StepInputError
 
 _ROOT: contextvars.ContextVar[Path | None] = contextvars.ContextVar("depthgraph_output_root",
                                                                     default=None)
+#: how the root is shown in paths given back (None: paths relative to the root itself)
+_SHOWN_AS: contextvars.ContextVar[str | None] = contextvars.ContextVar("depthgraph_output_shown",
+                                                                      default=None)
 
 
 def current_root() -> Path | None:
@@ -46,8 +49,14 @@ def current_root() -> Path | None:
 
 
 @contextmanager
-def writing_under(root: str | os.PathLike[str] | None) -> Iterator[Path | None]:
-    """Confine sinks run inside this block to ``root`` (created if missing); None lifts it."""
+def writing_under(root: str | os.PathLike[str] | None,
+                  shown_as: str | os.PathLike[str] | None = None) -> Iterator[Path | None]:
+    """Confine sinks run inside this block to ``root`` (created if missing); None lifts it.
+
+    Paths given back (:func:`shown_path`) are relative to the root, or start with ``shown_as``
+    when given (the CLI: the ``-o`` folder as the user typed it, so a path in ``results.json``
+    opens from where the command ran; the server gives none and never shows its own paths).
+    """
     resolved = None
     if root is not None:
         path = Path(root).expanduser()
@@ -56,9 +65,11 @@ def writing_under(root: str | os.PathLike[str] | None) -> Iterator[Path | None]:
         if not resolved.is_dir():
             raise NotADirectoryError(f"output root {root} is not a folder")
     token = _ROOT.set(resolved)
+    shown_token = _SHOWN_AS.set(None if shown_as is None else os.fspath(shown_as))
     try:
         yield resolved
     finally:
+        _SHOWN_AS.reset(shown_token)
         _ROOT.reset(token)
 
 
@@ -295,13 +306,18 @@ class OutputNames:
 
 
 def shown_path(path: Path) -> str:
-    """``path`` as a client may see it: relative to the output root when one is in force."""
+    """``path`` as a client may see it: relative to the output root when one is in force (under
+    the root's ``shown_as`` name when :func:`writing_under` was given one)."""
     root = current_root()
     if root is not None:
         try:
-            return path.relative_to(root).as_posix()
+            relative = path.relative_to(root)
         except ValueError:
             pass
+        else:
+            shown_as = _SHOWN_AS.get()
+            return (PurePosixPath(Path(shown_as).as_posix()) / relative.as_posix()).as_posix() \
+                if shown_as is not None else relative.as_posix()
     return str(path)
 
 

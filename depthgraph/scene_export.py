@@ -203,7 +203,7 @@ def export_scene(directory: str | Path, prediction, sources: list[Path], *,
     confidence, intrinsics, extrinsics), ``transforms.json``, ``colmap/*.txt``, ``scene.ply``
     (world frame), ``scene.glb`` (the official display frame), ``scene.json`` (the summary).
     """
-    from depthgraph.blocks.depth_utils import colorize_depth
+    from depthgraph.blocks.depth_utils import colorize_depth, mark_no_data
     from depthgraph.engine.values import DepthMap, WorkflowImageData
     from depthgraph.output_root import copy_user_file
     from depthgraph.output_writer import write_result
@@ -214,13 +214,19 @@ def export_scene(directory: str | Path, prediction, sources: list[Path], *,
     (root / "views").mkdir()
     (root / "colmap").mkdir()
     cameras = []
+    no_data: dict[str, float] = {}
     for name, src, view in zip(names, sources, prediction.views):
         copy_user_file(src, root / "images" / name)  # never through a link
         depth = DepthMap(values=view.depth, unit=getattr(prediction, "unit", "relative"),
                          source=getattr(prediction, "depth_source", ""), parent_id=name)  # fmt: skip
+        # views of another size than the reference have depth only where the network saw them
+        # (the centre crop): the rest is NaN, drawn as a grey checkerboard, not as "farthest"
+        picture, missing = mark_no_data(colorize_depth(depth.values, colormap), depth.values)
+        if missing:
+            no_data[name] = round(missing / depth.values.size, 4)
         result = {
             "depth": depth,
-            "depth_color": WorkflowImageData(numpy_image=colorize_depth(depth.values, colormap), parent_id=name),
+            "depth_color": WorkflowImageData(numpy_image=picture, parent_id=name),
             "confidence": np.asarray(view.confidence, dtype=np.float32),
             "intrinsics": np.asarray(view.intrinsics, dtype=np.float32),
             "extrinsics": np.asarray(view.extrinsics, dtype=np.float32),
@@ -244,6 +250,8 @@ def export_scene(directory: str | Path, prediction, sources: list[Path], *,
         "processed_size": list(prediction.processed_size),
         "num_points": len(cloud),
         "conf_threshold": float(cloud.threshold),
+        # fraction of each view's pixels without depth (outside the crop the network saw)
+        "no_data_fraction": no_data,
         "glb_alignment": np.asarray(cloud.alignment).tolist(),
         "cameras": [
             {"image": c.name, "width": c.width, "height": c.height,

@@ -201,12 +201,26 @@ def import_weights(source: str | Path, variant: str, root: Path | None = None) -
 def download_weights(variant: str, root: Path | None = None) -> Path:
     """Download a variant's checkpoint from the Hugging Face hub into the store.
 
-    Raises :class:`WeightsError` with one line when offline or when the hub refuses.
+    Raises :class:`WeightsError` with one line when offline, when the hub cannot be reached (at
+    once: no retries) or when it refuses; the line says whether a checkpoint is already in place.
     """
+    from depthgraph.models.depth_anything_v3.weights import hub_reachable
+
     variant = canonical_variant(variant)
     repo = hub_repo_id(variant)
     root = weights_dir() if root is None else Path(root)
     target_dir = root / weights_folder_name(variant)
+    existing = target_dir / WEIGHTS_FILE
+    if existing.is_file():
+        kept = (f"the checkpoint already at {existing} stays as it is "
+                f"({'usable' if status(variant, root).problem is None else 'but it is broken'})")
+    else:
+        kept = (f"on a machine with internet, download it and run "
+                f"'depthgraph weights import PATH --model {variant}'")
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+    if offline or not hub_reachable():
+        why = "HF_HUB_OFFLINE is set" if offline else "the Hugging Face hub cannot be reached (no network?)"
+        raise WeightsError(f"nothing downloaded: {why}; {kept}.")
     try:
         from huggingface_hub import hf_hub_download
 
@@ -215,14 +229,10 @@ def download_weights(variant: str, root: Path | None = None) -> Path:
             hf_hub_download(repo_id=repo, filename="config.json", local_dir=str(target_dir))
         except Exception:  # noqa: BLE001 - the config is optional
             pass
-    except Exception as exc:  # noqa: BLE001 - network, offline mode, auth, missing repo
+    except Exception as exc:  # noqa: BLE001 - network, auth, missing repo
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
-        hint = "HF_HUB_OFFLINE is set; " if offline else ""
         raise WeightsError(
-            f"could not download {repo}/{WEIGHTS_FILE} ({hint}{type(exc).__name__}: {reason}). "
-            f"On a machine with internet, download it and run "
-            f"'depthgraph weights import PATH --model {variant}'."
+            f"could not download {repo}/{WEIGHTS_FILE} ({type(exc).__name__}: {reason}); {kept}."
         ) from exc
     _, _, problem = check_checkpoint(path, variant)
     if problem is not None:

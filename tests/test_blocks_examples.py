@@ -45,12 +45,16 @@ def test_point_cloud_example_writes_a_ply_inside_the_output_directory(
 ) -> None:
     from plyfile import PlyData
 
-    monkeypatch.chdir(tmp_path)  # the example writes to ./depthgraph_outputs
-    workflow = Workflow.from_definition(WORKFLOWS / "point_cloud_ply.json")
+    monkeypatch.chdir(tmp_path)  # the example writes to ./point_clouds
+    definition = _example("point_cloud_ply")
+    # the example gives the PLY's path only (one file, one path); ask for the cloud too
+    definition["outputs"].append({"type": "JsonField", "name": "point_cloud",
+                                  "selector": "$steps.cloud.point_cloud"})
+    workflow = Workflow.from_definition(definition)
     photo = load_example_image("chelsea")
     [out] = workflow.run(image=photo)
     path = Path(out["file_path"])
-    assert path.parent == (tmp_path / "depthgraph_outputs").resolve()
+    assert path.resolve().parent == (tmp_path / "point_clouds").resolve()
     cloud = out["point_cloud"]
     assert isinstance(cloud, PointCloud) and cloud.frame == "opencv"
     assert 0 < out["num_points"] == len(cloud) <= 100_000
@@ -156,7 +160,7 @@ def test_missing_weights_is_a_clear_step_error(tmp_path: Path, monkeypatch: pyte
     assert message.startswith("step 'depth' (")
     assert "WeightsNotFoundError: no weights for DA3-SMALL" in message
     assert str(tmp_path / "empty" / "DA3-SMALL" / "model.safetensors") in message
-    assert "huggingface-cli download depth-anything/DA3-SMALL" in message
+    assert "hf download depth-anything/DA3-SMALL" in message
     # ... in one line, not a traceback
     assert "\n" not in message and "Traceback" not in message
     assert error.to_dict()["blocks_errors"][0]["step"] == "depth"

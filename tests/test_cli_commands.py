@@ -210,12 +210,13 @@ def test_weights_import_rejects_wrong_files_and_list_shows_missing(tmp_path):
     assert invoke("weights", "import", tmp_path / "nope", "--model", "small").exit_code == 1
 
 
-def test_weights_download_offline_is_one_clear_line(monkeypatch):
+def test_weights_download_offline_is_one_clear_line(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("DEPTHGRAPH_WEIGHTS_DIR", str(tmp_path))
     result = invoke("weights", "download", "--model", "small")
     assert result.exit_code == 1
     text = " ".join(result.output.split())
-    assert "could not download depth-anything/DA3-SMALL" in text
+    assert "nothing downloaded: HF_HUB_OFFLINE is set" in text
     assert "depthgraph weights import PATH --model small" in text
     assert "Traceback" not in result.output
 

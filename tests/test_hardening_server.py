@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import numpy as np
@@ -121,34 +122,54 @@ def test_pixels_bounded_per_request_before_decoding():
         assert "900000000" in data["message"] and time.perf_counter() - started < 30
 
 
-def test_arrays_compact_by_default_lists_when_asked():
+def test_arrays_are_nested_lists_by_default_compact_when_asked():
+    """Roboflow's wire format by default (issue 20 item 1); compact per request or per server."""
     image = gradient_image(40, 30)
     want = 1.0 + image.mean(axis=2).astype(np.float32) / 255.0
+    body = run_body(image={"type": "base64", "value": image_value(40, 30)["value"]})
     with client() as c:
-        body = run_body(image={"type": "base64", "value": image_value(40, 30)["value"]})
-        compact = c.post("/workflows/run", json=body)
-        (out,) = compact.json()["outputs"]
+        as_list = c.post("/workflows/run", json=body)
+        (out,) = as_list.json()["outputs"]
         assert out["depth"]["type"] == "depth_map" and out["depth"]["unit"] == "relative"
-        assert out["depth"]["values"]["type"] == "numpy_array" and out["depth"]["values"]["shape"] == [30, 40]
-        np.testing.assert_array_equal(array_from_json(out["depth"]), want)
-        as_list = c.post("/workflows/run", json={**body, "array_format": "list"})
-        np.testing.assert_allclose(array_from_json(as_list.json()["outputs"][0]["depth"]), want,
-                                   rtol=1e-6)
+        values = out["depth"]["values"]  # nested lists by default, as Roboflow answers arrays
+        assert isinstance(values, list) and len(values) == 30
+        np.testing.assert_allclose(np.asarray(values, dtype=np.float32), want, rtol=1e-6)
+        np.testing.assert_allclose(array_from_json(out["depth"]), want, rtol=1e-6)
+        compact = c.post("/workflows/run", json={**body, "array_format": "base64"})
+        (packed,) = compact.json()["outputs"]
+        assert packed["depth"]["values"]["type"] == "numpy_array"
+        assert packed["depth"]["values"]["shape"] == [30, 40]
+        np.testing.assert_array_equal(array_from_json(packed["depth"]), want)
         assert len(as_list.content) > 2 * len(compact.content)
         png = c.post("/workflows/run", json={**body, "array_format": "png16"}).json()
         assert png["outputs"][0]["depth"]["values"]["type"] == "png16"
         np.testing.assert_allclose(array_from_json(png["outputs"][0]["depth"]), want, atol=2e-5)
         assert_error(c.post("/workflows/run", json={**body, "array_format": "xml"}), 422)
+    with client(array_format="base64") as c:  # `depthgraph serve --array-format base64`
+        (out,) = c.post("/workflows/run", json=body).json()["outputs"]
+        assert out["depth"]["values"]["type"] == "numpy_array"
+        (out,) = c.post("/workflows/run", json={**body, "array_format": "list"}).json()["outputs"]
+        assert isinstance(out["depth"]["values"], list)
 
 
 def test_response_size_is_bounded_before_it_is_built():
     with client(max_response_bytes=20_000) as c:
         body = run_body(image=image_value(64, 48))
-        data = assert_error(c.post("/workflows/run", json={**body, "array_format": "list"}), 413,
-                            "ResponseTooLargeError")
+        data = assert_error(c.post("/workflows/run", json=body), 413, "ResponseTooLargeError")
         assert "excluded_fields" in data["message"]
+        # the 413 names the compact format with which this very result fits, and it does
+        named = re.search(r'"array_format": "(\w+)"[^.]* this response is (\d+) bytes and fits',
+                          data["message"])
+        assert named and named.group(1) in ("base64", "png16"), data["message"]
+        fits = c.post("/workflows/run", json={**body, "array_format": named.group(1)})
+        assert fits.status_code == 200, fits.text
+        assert len(fits.content) == int(named.group(2)) <= 20_000
         ok = c.post("/workflows/run", json={**body, "excluded_fields": ["depth", "inverted"]})
         assert ok.status_code == 200, ok.text
+    with client(max_response_bytes=3_000) as c:  # nothing fits: no format is suggested
+        data = assert_error(c.post("/workflows/run", json=run_body(image=image_value(64, 48))),
+                            413, "ResponseTooLargeError")
+        assert "\"array_format\": \"" not in data["message"], data["message"]
 
 
 # --- item 8: a timed-out request keeps its slot until its work really ends ------------------------

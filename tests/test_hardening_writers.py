@@ -30,6 +30,7 @@ WRITE_CALL = re.compile(
 ALLOWED = {
     ("depthgraph/batch/folders.py", "write_bytes("): "an empty probe file in -o, deleted at once",
     ("depthgraph/cli/scene.py", "os.replace("): "a staged file moved onto check_target(target)",
+    ("depthgraph/cli/ray.py", "open("): "Ray's log appended in -o after check_target(it)",
     ("depthgraph/scale/rows.py", "write_table("): "writes the temporary file write_file gives it",
     ("depthgraph/video/sinks.py", "av.open("): "check_target(self.path) just before",
     ("depthgraph/video/sinks.py", "VideoSink("): "check_target(self.path) just before",

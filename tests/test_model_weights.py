@@ -159,7 +159,7 @@ def test_offline_with_nothing_local_says_where_and_how(tmp_path, monkeypatch):
         AutoModel.from_pretrained("depth-anything-v3/base", device="cpu")
     message = str(info.value)
     assert str(tmp_path / "weights" / "DA3-BASE" / "model.safetensors") in message
-    assert "depth-anything/DA3-BASE" in message and "huggingface-cli download" in message
+    assert "depth-anything/DA3-BASE" in message and "hf download" in message
     # without the variable, the default directory under the home directory is searched and named
     monkeypatch.delenv("DEPTHGRAPH_WEIGHTS_DIR")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))

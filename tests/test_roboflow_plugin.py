@@ -23,8 +23,8 @@ ROBOFLOW_PYTHON = Path(
     os.environ.get("DEPTHGRAPH_ROBOFLOW_PYTHON") or REPO_ROOT / ".venv-roboflow" / "bin" / "python"
 )
 #: The Roboflow suite has at least this many tests; fewer passing means some went missing.
-MIN_ROBOFLOW_TESTS = 20
-TIMEOUT_S = 900
+MIN_ROBOFLOW_TESTS = 26
+TIMEOUT_S = 1800
 
 
 def test_importing_the_plugin_without_roboflow_names_the_extra() -> None:

@@ -142,9 +142,23 @@ def test_more_actors_than_cpus_is_one_clear_line_not_a_hang(ray_session, tmp_pat
     workflow = tmp_path / "fake.json"
     workflow.write_text(json.dumps(fake_depth_workflow()))
     result = _cli("run", workflow, "-i", tmp_path / "images", "-o", tmp_path / "out",
-                  "--engine", "ray", "--concurrency", "3", "-q")
+                  "--engine", "ray", "--concurrency", "3", "--num-cpus", "1", "-q")
     assert result.exit_code == 1
     assert "needs 3.25 CPUs; this Ray has 2" in " ".join(result.output.split())
+
+
+def test_the_documented_two_cpu_command_fits_the_actors_to_the_cpus(ray_session, tmp_path):  # noqa: F811
+    """Issue 20 item 4: `--concurrency 2` without --num-cpus on a 2-CPU Ray runs (2 x 0.875)."""
+    write_images(tmp_path / "images", 3)
+    workflow = tmp_path / "fake.json"
+    workflow.write_text(json.dumps(fake_depth_workflow()))
+    result = _cli("run", workflow, "-i", tmp_path / "images", "-o", tmp_path / "out",
+                  "--engine", "ray", "--concurrency", "2", "-q")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "3 ok, 0 failed" in text and "on 2 actor(s) x 0.875 CPU" in text
+    assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.is_dir()) == \
+        ["img000", "img001", "img002"]
 
 
 def test_depth_model_on_ray_gives_the_numbers_of_a_single_process_run(ray_session, tmp_path,  # noqa: F811

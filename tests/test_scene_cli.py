@@ -56,6 +56,20 @@ def test_scene_command_writes_views_cameras_and_clouds(tmp_path):
         assert depth.shape == (h, w) and cv2.imread(str(view / "depth.png"), cv2.IMREAD_UNCHANGED).dtype == np.uint16
         assert np.load(view / "confidence.npy").shape == (h, w)
         assert (out / "images" / name).is_file()
+        # issue 20 item 11: pixels without depth (outside the centre crop) are drawn as "no
+        # data" (grey checkerboard), not in the colour of the farthest depth, and said so
+        missing = ~np.isfinite(depth)
+        (picture_path,) = view.glob("depth_color.*")
+        picture = cv2.imread(str(picture_path), cv2.IMREAD_COLOR).astype(int)
+        if missing.any():
+            assert summary["no_data_fraction"][name] == pytest.approx(missing.mean(), abs=1e-4)
+            grey = picture[missing]
+            assert np.abs(grey - grey.mean(axis=1, keepdims=True)).max() <= 12  # grey, not turbo
+            assert set(np.unique(np.round(grey.mean(axis=1) / 32))) <= {3, 5}  # ~96 and ~160
+            assert f"{name}: " in result.output and "have no depth" in " ".join(result.output.split())
+        else:
+            assert name not in summary["no_data_fraction"]
+    assert summary["no_data_fraction"]  # the tall view of this mixed-size scene has some
     # point clouds: PLY (world frame) and GLB (display frame), same count
     ply = PlyData.read(str(out / "scene.ply"))
     count = summary["num_points"]

@@ -141,7 +141,9 @@ def test_run_serializes_every_kind(client):
     response = client.post("/workflows/run", json=run_body(image))
     assert response.status_code == 200, response.text
     (out,) = response.json()["outputs"]
-    depth = array_from_json(out["depth"])  # compact base64 by default (issue 9)
+    values = out["depth"]["values"] if isinstance(out["depth"], dict) else out["depth"]
+    assert isinstance(values, list)  # arrays as nested lists by default: Roboflow's shape (issue 20)
+    depth = array_from_json(out["depth"])
     np.testing.assert_allclose(depth, 1 + image.mean(axis=2) / 255, atol=1e-5)
     assert out["inverted"]["type"] == "base64"
     decoded = cv2.imdecode(np.frombuffer(base64.b64decode(out["inverted"]["value"]), np.uint8),

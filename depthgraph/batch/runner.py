@@ -42,7 +42,8 @@ def run_jobs(workflow: Workflow, jobs: list[ImageJob], params: dict[str, Any], o
     items: list[JobResult] = []
     interrupted = False
     try:
-        with writing_under(output_dir):  # sink blocks (PLY export...) write only under -o
+        # sink blocks (PLY export...) write only under -o; paths they give back start with -o
+        with writing_under(output_dir, shown_as=output_dir):
             for offset in range(0, len(jobs), size):
                 items.extend(run_batch(workflow, jobs[offset: offset + size], params, output_dir))
                 if on_progress is not None:

@@ -138,6 +138,24 @@ def _scaled_for_display(
     return out
 
 
+#: the two greys of the checkerboard drawn where a depth map has no value (no colour map uses it)
+NO_DATA_GREYS = (96, 160)
+NO_DATA_TILE = 8
+
+
+def mark_no_data(picture: np.ndarray, depth: np.ndarray) -> tuple[np.ndarray, int]:
+    """``picture`` (BGR of ``depth``) with the non-finite pixels of ``depth`` drawn as a grey
+    checkerboard, so "no data" never reads as "farthest"; and how many pixels that was."""
+    missing = ~np.isfinite(np.asarray(depth))
+    count = int(missing.sum())
+    if count:
+        picture = picture.copy()
+        rows, cols = np.nonzero(missing)
+        dark = ((rows // NO_DATA_TILE + cols // NO_DATA_TILE) % 2) == 0
+        picture[rows, cols] = np.where(dark, NO_DATA_GREYS[0], NO_DATA_GREYS[1])[:, None]
+    return picture, count
+
+
 def colorize_depth(
     depth: np.ndarray,
     colormap: str = "turbo",

@@ -7,9 +7,9 @@ from typing import Any
 
 from rich.table import Table
 
-from depthgraph.cli.common import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, console,
-                                   err_console)
-from depthgraph.batch import ImageJob, RunSummary, run_jobs
+from depthgraph.batch import ImageJob, RunSummary, check_output_dir, run_jobs
+from depthgraph.cli.common import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, CLIError,
+                                   check_weights_first, console, err_console)
 from depthgraph.engine.workflow import Workflow
 
 
@@ -36,8 +36,10 @@ def print_summary(summary: RunSummary, output_dir: Path, verbose: bool) -> int:
     if summary.failed:
         for item in summary.items:
             if item.error is not None:
-                err_console.print(f"[red]error:[/red] {item.job.label}: {item.error}",
-                                  highlight=False)
+                error = item.error  # most errors already start with the image's path
+                if not error.startswith(f"{item.job.label}:"):
+                    error = f"{item.job.label}: {error}"
+                err_console.print(f"[red]error:[/red] {error}", highlight=False)
     if summary.interrupted:
         left = max(0, summary.planned - summary.total)
         err_console.print(f"[red]interrupted[/red]: {summary.done} image(s) finished and written, "
@@ -48,8 +50,41 @@ def print_summary(summary: RunSummary, output_dir: Path, verbose: bool) -> int:
     return EXIT_PARTIAL if summary.failed else EXIT_OK
 
 
+def any_image_usable(jobs: list[ImageJob]) -> bool:
+    """True when some job's images pass the header checks (or a job has no image): only then is
+    a missing model worth reporting first. Stops at the first usable job (usually the first)."""
+    from depthgraph.image_decoding import ImageReadError, check_pixel_limit
+
+    for job in jobs:
+        try:
+            for path in job.images.values():
+                check_pixel_limit(Path(path).read_bytes(), str(path))
+        except (ImageReadError, OSError):
+            continue
+        return True
+    return False
+
+
+def refuse_to_replace(jobs: list[ImageJob], output_dir: Path) -> None:
+    """Stop before any work when result folders of an earlier run would be replaced."""
+    existing = [output_dir / job.folder for job in jobs if (output_dir / job.folder).exists()]
+    if existing:
+        shown = ", ".join(str(path) for path in existing[:3])
+        more = f" and {len(existing) - 3} more" if len(existing) > 3 else ""
+        raise CLIError(f"{shown}{more} already hold{'s' if len(existing) == 1 else ''} results of "
+                       "an earlier run; pass --overwrite to replace them, or choose another "
+                       "--output-dir")
+
+
 def execute_jobs(workflow: Workflow, jobs: list[ImageJob], params: dict[str, Any], output_dir: Path,
-             batch_size: int, verbose: bool, quiet: bool) -> int:
+             batch_size: int, verbose: bool, quiet: bool, overwrite: bool = False) -> int:
+    """Run ``jobs``. Before any work, cheapest first: the folders of an earlier run (unless
+    ``overwrite``), the output folder, then the model weights, when some image could use them."""
+    if not overwrite:
+        refuse_to_replace(jobs, output_dir)
+    check_output_dir(output_dir)
+    if any_image_usable(jobs):
+        check_weights_first(workflow, params)
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                TimeElapsedColumn, TimeRemainingColumn)
 

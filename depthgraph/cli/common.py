@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import traceback
+import warnings
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
@@ -18,8 +19,21 @@ from depthgraph.errors import DepthgraphError, is_written_for_the_user
 
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 3, 130
 
-console = Console()
-err_console = Console(stderr=True, soft_wrap=True)
+#: Piped output (a file, ``| tee``, CI logs) has no width; rich would assume 80 columns and wrap
+#: table cells (paths) over several lines. Give it room unless COLUMNS says otherwise; tables
+#: are as wide as their content, no wider.
+PIPED_WIDTH = 240
+
+
+def _console(**options: object) -> Console:
+    console = Console(**options)  # type: ignore[arg-type]
+    if not console.is_terminal and not os.environ.get("COLUMNS"):
+        console = Console(width=PIPED_WIDTH, **options)  # type: ignore[arg-type]
+    return console
+
+
+console = _console()
+err_console = _console(stderr=True, soft_wrap=True)
 
 app = typer.Typer(
     name="depthgraph",
@@ -40,6 +54,7 @@ Device = Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1, mps (def
 OutputDir = Annotated[Path, typer.Option("--output-dir", "-o", help="Where results go.")]
 Recursive = Annotated[bool, typer.Option("--recursive", "-r", help="Look into sub-folders.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace result folders of an earlier run (default: stop before any work, naming them).")]
 
 
 class ModelSize(str, Enum):
@@ -62,8 +77,31 @@ class CLIError(DepthgraphError):
 
 
 @contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """depthgraph's own warnings (stand-in weights) as one yellow line; others as Python shows them."""
+    previous = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+        if category.__name__ == "StandInWeightsWarning":
+            err_console.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
+            return
+        previous(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous
+
+
+@contextmanager
 def reported(verbose: bool) -> Iterator[None]:
     """Turn any exception into one red line (plus the traceback with --verbose) and exit 1."""
+    with _warnings_as_lines():
+        yield from _reported(verbose)
+
+
+def _reported(verbose: bool) -> Iterator[None]:
     try:
         yield
     except typer.Exit:
@@ -117,3 +155,27 @@ def point_model_at(weights: Path, variant: str) -> None:
     except OSError:
         shutil.copyfile(source, folder / "model.safetensors")
     os.environ[WEIGHTS_DIR_ENV] = str(root)
+
+
+def check_weights_first(workflow: object, params: dict[str, object]) -> None:
+    """Find (or download) the weights of every depth model the workflow uses, before any image is
+    read or a progress bar starts: a machine without them stops at once with one line saying
+    where to put them."""
+    from depthgraph.models.depth_anything_v3.recipe import canonical_variant
+    from depthgraph.models.depth_anything_v3.weights import resolve_weights
+
+    compiled = workflow.compiled  # type: ignore[attr-defined]
+    variants: set[str] = set()
+    for step in compiled.steps:
+        version = getattr(step.manifest, "model_version", None)
+        if isinstance(version, str) and version.startswith("$inputs."):
+            name = version[len("$inputs."):]
+            parameter = compiled.parameters.get(name)
+            version = params.get(name, parameter.default_value if parameter else None)
+        if isinstance(version, str) and version.startswith("depth-anything"):
+            try:
+                variants.add(canonical_variant(version))
+            except ValueError:
+                continue  # the block itself reports an unknown version, naming the step
+    for variant in sorted(variants):
+        resolve_weights(variant)

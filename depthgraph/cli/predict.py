@@ -10,7 +10,7 @@ from typing_extensions import Annotated
 
 from depthgraph.batch import build_predict_definition, plan_jobs
 from depthgraph.cli.batch import execute_jobs
-from depthgraph.cli.common import (AnyModel, CLIError, Device, OutputDir, Quiet, Recursive, Verbose,
+from depthgraph.cli.common import (AnyModel, CLIError, Device, OutputDir, Overwrite, Quiet, Recursive, Verbose,
                                    point_model_at, reported, use_device, app)
 
 
@@ -26,6 +26,7 @@ def predict(
     weights: Annotated[Optional[Path], typer.Option(help="A model.safetensors to use instead of the weights directory.")] = None,
     fov: Annotated[Optional[float], typer.Option("--fov", min=0.001, max=179.999, help="metric-large: horizontal field of view in degrees (all images).")] = None,
     intrinsics: Annotated[Optional[Path], typer.Option("--intrinsics", help="metric-large: a 3x3 camera matrix in pixels of the input images (.json, .npy or .txt).")] = None,
+    overwrite: Overwrite = False,
     recursive: Recursive = False,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -41,7 +42,7 @@ def predict(
         params = _camera(definition, model.value, fov, intrinsics)
         workflow = Workflow.from_definition(definition)
         jobs = plan_jobs(workflow, images, recursive=recursive)
-        code = execute_jobs(workflow, jobs, params, output_dir, batch_size, verbose, quiet)
+        code = execute_jobs(workflow, jobs, params, output_dir, batch_size, verbose, quiet, overwrite)
     raise typer.Exit(code)
 
 

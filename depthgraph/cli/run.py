@@ -30,10 +30,10 @@ def run(
     codec: Annotated[str, typer.Option("--codec", help="MP4 codec: auto (H.264 with PyAV, else mp4v), h264 or mp4v.", rich_help_panel="Video")] = "auto",
     engine: Annotated[str, typer.Option("--engine", help="local: this process; ray: Ray Data actors (local Ray, or --ray-address); see docs/scale-out.md.", rich_help_panel="Scale-out")] = "local",
     ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="Existing Ray cluster: auto or ray://HOST:10001 (default: start a local Ray for the run).", rich_help_panel="Scale-out")] = None,
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Ray actors running the workflow.", rich_help_panel="Scale-out")] = 1,
-    num_cpus: Annotated[float, typer.Option("--num-cpus", min=0, help="CPUs per Ray actor.", rich_help_panel="Scale-out")] = 1.0,
+    concurrency: Annotated[Optional[int], typer.Option("--concurrency", min=1, help="Ray actors running the workflow (default: one per CPU of a local Ray; 1 with GPUs or --ray-address).", rich_help_panel="Scale-out", show_default=False)] = None,
+    num_cpus: Annotated[Optional[float], typer.Option("--num-cpus", min=0, help="CPUs per Ray actor (default: a local Ray's CPUs shared by the actors, at most 1 each; 1 with --ray-address).", rich_help_panel="Scale-out", show_default=False)] = None,
     num_gpus: Annotated[float, typer.Option("--num-gpus", min=0, help="GPUs per Ray actor.", rich_help_panel="Scale-out")] = 0.0,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Ray engine: run again the images whose results exist (default: skip them).", rich_help_panel="Scale-out")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace result folders of an earlier run (default: stop before any work; the Ray engine skips the images whose results exist).")] = False,
     recursive: Recursive = False,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -68,5 +68,5 @@ def run(
             raise CLIError("no --image given; the workflow needs "
                            + ", ".join(f"'{n}'" for n in workflow.image_input_names))
         jobs = plan_jobs(workflow, image, recursive=recursive)
-        code = execute_jobs(workflow, jobs, params, output_dir, batch_size, verbose, quiet)
+        code = execute_jobs(workflow, jobs, params, output_dir, batch_size, verbose, quiet, overwrite)
     raise typer.Exit(code)

@@ -140,4 +140,8 @@ def scene(
             f"{summary['num_points']} points; {time.perf_counter() - started:.1f} s; outputs in {output_dir}",
             highlight=False,
         )
+        for view, fraction in summary.get("no_data_fraction", {}).items():
+            console.print(f"{view}: {fraction:.0%} of its pixels have no depth (outside the centre "
+                          "crop the network saw, as its size differs from the reference view's); "
+                          "drawn as a grey checkerboard, NaN in depth.npy", highlight=False)
     raise typer.Exit(EXIT_OK)

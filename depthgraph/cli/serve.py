@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import List, Optional
 
 import typer
 from typing_extensions import Annotated
 
 from depthgraph.cli.common import Device, Verbose, reported, use_device, app, err_console
+
+
+class ArrayFormat(str, Enum):
+    """The server's default ``array_format`` (see ``depthgraph.server.settings.ARRAY_FORMATS``)."""
+
+    list = "list"
+    base64 = "base64"
+    png16 = "png16"
 
 
 @app.command()
@@ -26,6 +35,7 @@ def serve(
     max_total_pixels: Annotated[int, typer.Option(help="Most pixels in one request, over all its images.")] = 40_000_000,
     url_allowed_network: Annotated[Optional[List[str]], typer.Option("--url-allowed-network", help="A non-public network (CIDR) URL images may come from; repeatable.", show_default=False)] = None,
     public_docs: Annotated[bool, typer.Option("--public-docs", help="Serve /docs and /openapi.json without the API key.")] = False,
+    array_format: Annotated[Optional[ArrayFormat], typer.Option("--array-format", help="How depth maps and other large arrays are answered when a request names no array_format: list (nested JSON lists, Roboflow's wire format), base64 or png16 (compact, ~4x smaller). Default: list, or DEPTHGRAPH_SERVER_ARRAY_FORMAT.", case_sensitive=False, show_default=False)] = None,
     allowed_host: Annotated[Optional[List[str]], typer.Option("--allowed-host", help="A Host name clients use to reach the server (repeatable). Default: the loopback names when bound to loopback, any otherwise; requests naming another host get 421.", show_default=False)] = None,
     cors_origin: Annotated[Optional[List[str]], typer.Option("--cors-origin", help="Allow this browser origin (e.g. a hosted editor) to call the server; repeatable. Off by default.", show_default=False)] = None,
     device: Device = None,
@@ -48,6 +58,7 @@ def serve(
             url_allowed_networks=tuple(url_allowed_network) if url_allowed_network else None,
             public_docs=public_docs or None,
             cors_origins=tuple(cors_origin) if cors_origin else None,
+            array_format=array_format.value if array_format else None,
             allowed_hosts=tuple(allowed_host) if allowed_host else None,
         )
         if settings.allowed_hosts is None:  # DNS rebinding: a loopback server answers loopback names
@@ -55,4 +66,8 @@ def serve(
         if host not in ("127.0.0.1", "localhost", "::1") and not settings.api_key:
             err_console.print(f"[yellow]warning:[/yellow] serving on {host} without an API key; "
                               "set DEPTHGRAPH_API_KEY", highlight=False)
+        shown_host = f"[{host}]" if ":" in host else ("127.0.0.1" if host in ("0.0.0.0", "::") else host)
+        err_console.print(f"depthgraph: the editor is at http://{shown_host}:{port}/editor "
+                          f"(API docs at /docs); arrays answered as {settings.array_format!r}",
+                          highlight=False)
         run_server(settings, log_level=log_level)

@@ -37,6 +37,21 @@ def _graceful_sigint(stop: threading.Event, console: Any) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+def first_batch_estimate(done: int, seconds: float, total: int | None,
+                         frames: str | None) -> str | None:
+    """One line after the first batch: how long the whole run would take at that pace (which
+    includes loading the model, so it errs long), and ``--frames`` for a quick try."""
+    if not done or seconds <= 0 or not total or total <= done:
+        return None
+    estimate = seconds / done * total
+    shown = f"{estimate / 60:.0f} min" if estimate >= 120 else f"{estimate:.0f} s"
+    line = (f"first batch: {done} frame(s) in {seconds:.1f} s (model load included); "
+            f"all {total} frames: about {shown}")
+    if frames is None and estimate >= 60:
+        line += f" (for a quick try: --frames 0:{max(done, min(30, total // 4))})"
+    return line
+
+
 def run_video_command(workflow: Workflow, video: str, params: dict[str, Any], output_dir: Path, *,
                       batch_size: int = 1, max_fps: float | None = None, frames: str | None = None,
                       ply_every: int = 0, preview: bool = False, codec: str = "auto",
@@ -60,6 +75,11 @@ def run_video_command(workflow: Workflow, video: str, params: dict[str, Any], ou
         nonlocal task_id
         if task_id is None:
             task_id = progress.add_task("video", total=info.total_frames, rate="-")
+            if not quiet:
+                note = first_batch_estimate(stats.frames_processed, stats.seconds,
+                                            info.total_frames, frames)
+                if note:
+                    progress.console.print(note, highlight=False)
         progress.update(task_id, completed=stats.frames_processed, rate=f"{stats.fps:.1f}")
 
     with _graceful_sigint(stop, err_console), progress:

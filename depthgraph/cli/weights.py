@@ -57,4 +57,4 @@ def weights_download(
         from depthgraph.weights_store import download_weights, weights_folder_name
 
         target = download_weights(model.value)
-        console.print(f"downloaded {weights_folder_name(model.value)} -> {target}", highlight=False)
+        console.print(f"{weights_folder_name(model.value)} from the hub is in place: {target}", highlight=False)

@@ -52,6 +52,9 @@ class RayRunSummary:
     seconds: float = 0.0
     rows_path: Path | None = None
     interrupted: bool = False
+    #: the actor pool the run used (after fitting it to the CPUs that exist)
+    concurrency: int = 0
+    num_cpus: float = 0.0
 
     @property
     def done(self) -> int:
@@ -227,6 +230,30 @@ def _start_ray(address: str | None, num_cpus: int | None, object_store_memory: i
     return True
 
 
+def fit_actors(concurrency: int | None, num_cpus: float | None, num_gpus: float,
+               read_cpus: float, have_cpus: float | None) -> tuple[int, float]:
+    """The actor pool: ``(concurrency, CPUs per actor)``, what was not given fitted to the CPUs
+    that exist (``have_cpus``; None for a cluster given by address, which may autoscale).
+
+    Without ``num_cpus`` the actors share what reading leaves (at most one CPU each, one
+    thread each): ``--concurrency 2`` on a 2-CPU machine is 2 actors of 0.875 CPU. Without
+    ``concurrency``: one actor per CPU (one per ``num_cpus`` given; one with GPUs).
+    """
+    if have_cpus is None:
+        return concurrency or 1, 1.0 if num_cpus is None else num_cpus
+    spare = max(have_cpus - read_cpus, 0.0)
+    if concurrency is None:
+        if num_gpus > 0:
+            concurrency = 1
+        elif num_cpus is None:
+            concurrency = max(1, int(have_cpus + 1e-9))
+        else:
+            concurrency = max(1, int(spare / num_cpus + 1e-9)) if num_cpus > 0 else 1
+    if num_cpus is None:
+        num_cpus = round(min(1.0, spare / concurrency), 4) if spare > 0 else 0.0
+    return concurrency, num_cpus
+
+
 def _check_resources(concurrency: int, num_cpus: float, num_gpus: float, read_cpus: float,
                      local: bool) -> None:
     import ray
@@ -263,8 +290,8 @@ def run_on_ray(
     params: dict[str, Any] | None = None,
     recursive: bool = False,
     batch_size: int = 8,
-    concurrency: int = 1,
-    num_cpus: float = 1.0,
+    concurrency: int | None = None,
+    num_cpus: float | None = None,
     num_gpus: float = 0.0,
     read_cpus: float = 0.25,
     overwrite: bool = False,
@@ -279,7 +306,7 @@ def run_on_ray(
     Per image: ``output/<key>/`` as ``depthgraph run`` writes it; per run:
     ``output/_rows.parquet`` (:mod:`depthgraph.scale.rows`). ``concurrency`` actors, each with
     ``num_cpus``/``num_gpus``, take ``batch_size`` images per call; reading takes ``read_cpus``
-    per task. Ray: the one already initialised in this process, else ``address`` (``auto``,
+    per task. On a local Ray, what is not given is fitted to its CPUs (:func:`fit_actors`). Ray: the one already initialised in this process, else ``address`` (``auto``,
     ``ray://host:10001``), else a local Ray started for the run (``local_cpus`` CPUs) and shut
     down after. ``on_progress(finished, to_run, seconds)`` is called as rows arrive.
     Raises :class:`ScaleRunError` (one line) when the run cannot start or a fatal error (missing
@@ -290,7 +317,8 @@ def run_on_ray(
     from depthgraph.engine.workflow import Workflow
     from depthgraph.image_files import ImageReadError
 
-    if batch_size < 1 or concurrency < 1 or num_cpus < 0 or num_gpus < 0 or read_cpus < 0:
+    if batch_size < 1 or (concurrency is not None and concurrency < 1) or \
+            (num_cpus is not None and num_cpus < 0) or num_gpus < 0 or read_cpus < 0:
         raise ScaleRunError("batch_size and concurrency must be >= 1; CPUs and GPUs >= 0")
     definition = load_definition(definition)
     workflow = Workflow.from_definition(definition)  # compile errors surface here, once
@@ -312,6 +340,9 @@ def run_on_ray(
 
     started = _start_ray(address, local_cpus, object_store_memory)
     try:
+        have = None if address else float(ray.cluster_resources().get("CPU", 0))
+        concurrency, num_cpus = fit_actors(concurrency, num_cpus, num_gpus, read_cpus, have)
+        summary.concurrency, summary.num_cpus = concurrency, num_cpus
         _check_resources(concurrency, num_cpus, num_gpus, read_cpus, local=not address)
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False

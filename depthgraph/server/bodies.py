@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,12 +17,13 @@ class WorkflowRunRequest(BaseModel):
     api_key: str | None = Field(default=None, description="API key, when the server needs one.")
     excluded_fields: list[str] | None = Field(default=None, description="Outputs to leave out.")
     include_points: bool = Field(default=False, description="Inline point-cloud points.")
-    array_format: Literal["base64", "png16", "list"] = Field(
-        default="base64",
-        description="How arrays of more than 64 values (depth maps, confidence...) are returned: "
-                    "'base64' (little-endian raw values, dtype and shape given), 'png16' (a 16-bit "
-                    "PNG scaled from min to max, base64) or 'list' (nested JSON lists, ~4x larger).")
-
+    array_format: Optional[Literal["list", "base64", "png16"]] = Field(
+        default=None,
+        description="How arrays of more than 64 values (depth maps, normalized_depth...) are "
+                    "returned: 'list' (nested JSON lists, as Roboflow's server answers them), "
+                    "'base64' (little-endian raw values, dtype and shape given; ~4x smaller) or "
+                    "'png16' (a 16-bit PNG scaled from min to max, base64). Default: the "
+                    "server's (`depthgraph serve --array-format`, 'list' unless set).")
 
 class DescribeRequest(BaseModel):
     """Body of ``POST /workflows/blocks/describe`` (optional; Roboflow fields are ignored)."""

@@ -10,7 +10,6 @@ are bounded (see ``docs/security.md``).
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from typing import Any, Callable
 
@@ -222,7 +221,7 @@ def workflow_router(settings: ServerSettings, slots: InferenceSlots, registry: A
                  openapi_extra=_body_schema(WorkflowRunRequest))
     async def run(request: Request) -> Response:
         """Compile (cached by hash) and run a workflow; one output dict per batch element."""
-        from depthgraph.engine.serialization import ResponseBudget, serialize_outputs
+        from depthgraph.server.responses import response_body
 
         raw = await request.body()
         limits.elements(raw)
@@ -241,13 +240,11 @@ def workflow_router(settings: ServerSettings, slots: InferenceSlots, registry: A
                 results = [{k: v for k, v in r.items() if k not in excluded} for r in results]
             if time.monotonic() > deadline:
                 raise WorkflowTimeoutError("the request's time ran out before its answer was built")
-            budget = ResponseBudget(settings.max_response_bytes)
-            outputs = serialize_outputs(results, include_points=body.include_points,
-                                        array_format=body.array_format, budget=budget)
-            del results, inputs
-            data = json.dumps({"outputs": outputs}, allow_nan=False, separators=(",", ":"))
-            budget.check_final(len(data))
-            return data.encode("utf-8")
+            del inputs
+            # the request's array format, else the server's (lists: Roboflow's wire format)
+            return response_body(results, include_points=body.include_points,
+                                 array_format=body.array_format or settings.array_format,
+                                 limit=settings.max_response_bytes)
 
         return Response(await in_worker(work, request), media_type="application/json")
 

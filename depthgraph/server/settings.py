@@ -7,6 +7,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 API_KEY_ENV = "DEPTHGRAPH_API_KEY"
+#: the server's array formats (the same names as the request field ``array_format``)
+ARRAY_FORMATS = ("list", "base64", "png16")
 
 
 def _env_number(name: str, default: Any, cast: Callable[[str], Any]) -> Any:
@@ -81,6 +83,9 @@ class ServerSettings:
     url_max_redirects: int = 3
     #: serve /docs, /redoc and /openapi.json without the API key (they never need it without one)
     public_docs: bool = False
+    #: how large arrays are answered when a request names no ``array_format``: "list" (nested
+    #: JSON lists, Roboflow's wire format), "base64" or "png16" (compact, opt-in)
+    array_format: str = "list"
     #: Host header values (names, without the port) the server answers; None: any. ``depthgraph
     #: serve`` defaults to the loopback names when bound to a loopback address (DNS rebinding)
     allowed_hosts: tuple[str, ...] | None = None
@@ -90,6 +95,11 @@ class ServerSettings:
     max_inputs: int = 1000
     max_outputs: int = 1000
     max_excluded_fields: int = 1000
+
+    def __post_init__(self) -> None:
+        if self.array_format not in ARRAY_FORMATS:
+            raise ValueError(f"array format {self.array_format!r}: expected one of "
+                             f"{', '.join(ARRAY_FORMATS)}")
 
     @classmethod
     def from_env(cls, **overrides: Any) -> "ServerSettings":
@@ -119,6 +129,7 @@ class ServerSettings:
                 n.strip() for n in os.environ.get("DEPTHGRAPH_SERVER_URL_ALLOWED_NETWORKS", "")
                 .split(",") if n.strip()),
             public_docs=_env_bool("DEPTHGRAPH_SERVER_PUBLIC_DOCS", cls.public_docs),
+            array_format=os.environ.get("DEPTHGRAPH_SERVER_ARRAY_FORMAT") or cls.array_format,
             allowed_hosts=tuple(
                 h.strip() for h in os.environ.get("DEPTHGRAPH_SERVER_ALLOWED_HOSTS", "")
                 .split(",") if h.strip()) or None,

@@ -260,6 +260,17 @@ def open_source(source: Any, frames: tuple[int, int | None] | str | None = None,
     )
 
 
+def _refuse_still_image(path: Path, name: str) -> None:
+    """A photo (OpenCV would read it as a one-frame video) is refused at once; GIFs may move."""
+    from depthgraph.image_decoding import image_size_from_header
+
+    with open(path, "rb") as handle:
+        head = handle.read(64 * 1024)
+    if not head.startswith(b"GIF8") and image_size_from_header(head) is not None:
+        raise VideoSourceError(f"'{name}' is a still image, not a video; for images use "
+                               f"'depthgraph predict {name}' or 'depthgraph run WORKFLOW -i {name}'")
+
+
 def _open_file(path: Path, name: str, start: int, end: int | None, max_fps: float | None) -> VideoSource:
     import cv2
 
@@ -269,6 +280,7 @@ def _open_file(path: Path, name: str, start: int, end: int | None, max_fps: floa
         raise VideoSourceError(f"'{name}' is not a file")
     if path.stat().st_size == 0:
         raise VideoSourceError(f"video file '{name}' is empty (0 bytes)")
+    _refuse_still_image(path, name)
     capture = cv2.VideoCapture(str(path))
     try:
         if not capture.isOpened():

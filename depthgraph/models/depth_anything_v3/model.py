@@ -20,10 +20,10 @@ from .network import DA3Network
 from .pose_conditioning import aligned_outputs, check_units, condition_on_cameras
 from .pose_input import check_cameras
 from .preprocess import preprocess, to_rgb_uint8
-from .recipe import LARGE_VARIANTS, canonical_variant, recipe_tensor
+from .recipe import LARGE_VARIANTS, canonical_variant, is_recipe_state, recipe_tensor
 from .reference import DEFAULT_STRATEGY, Reference, check_reference
 from .scene import ScenePrediction, build_scene_prediction, prepare_views
-from .weights import PREFIX, load_into, read_checkpoint, resolve_weights
+from .weights import PREFIX, StandInWeightsWarning, load_into, read_checkpoint, resolve_weights
 
 MODEL_IDS = {
     "depth-anything-v3/small": "small",
@@ -405,6 +405,12 @@ class AutoModel:
         autocast = _parse_dtype(dtype, dev)
         path = resolve_weights(variant, weights, api_key)
         state = read_checkpoint(path)
+        if is_recipe_state(state, variant):
+            warnings.warn(StandInWeightsWarning(
+                f"{path} holds depthgraph's deterministic stand-in (recipe) weights for "
+                f"DA3-{variant.upper()}, not trained ones: depth from it looks like noise. "
+                f"Get trained ones with 'depthgraph weights download --model {variant}' (offline: "
+                f"'depthgraph weights import', see docs/model.md)."), stacklevel=2)
         network = _empty_network(DA3Config.for_variant(variant), torch.device("cpu"))
         absent = load_into(network, state, path)
         network.cam_enc_loaded = not any(k.startswith("cam_enc.") for k in absent)

@@ -72,6 +72,24 @@ def recipe_tensor(name: str, shape: tuple[int, ...]) -> np.ndarray:
     return np.ascontiguousarray(value, dtype=np.float32)
 
 
+def is_recipe_state(state: "dict[str, object]", variant: str) -> bool:
+    """True when ``state`` (official names, ``model.`` prefix optional; numpy arrays or CPU
+    tensors) holds the recipe weights: a few small tensors are compared exactly. A checkpoint
+    trained on data never matches them."""
+    probes = sorted((int(np.prod(shape)), name, shape) for name, shape in official_keys(variant)
+                    if name.endswith(".bias"))[:3]
+    for _, name, shape in probes:
+        value = state.get(name, state.get(name[len("model."):]))
+        if value is None:
+            return False
+        if hasattr(value, "detach"):  # a torch tensor (this module never imports torch)
+            value = value.detach().cpu().float().numpy()
+        value = np.asarray(value, dtype=np.float32)
+        if value.shape != tuple(shape) or not np.array_equal(value, recipe_tensor(name, shape)):
+            return False
+    return True
+
+
 def recipe_state_dict(variant: str) -> dict[str, np.ndarray]:
     """All recipe tensors of ``variant`` ("small"/"base"/"da3-small"/"da3-base"), official names."""
     return {name: recipe_tensor(name, shape) for name, shape in official_keys(variant)}

@@ -55,6 +55,10 @@ class WeightsNotFoundError(WeightsError, FileNotFoundError):
     """No checkpoint anywhere in the resolution order."""
 
 
+class StandInWeightsWarning(UserWarning):
+    """The checkpoint loaded is the deterministic recipe (tests, CI), not trained weights."""
+
+
 def is_unused(name: str) -> bool:
     """True for tensors (without the ``model.`` prefix) of the groups monocular depth ignores."""
     return _UNUSED_RE.search(name) is not None
@@ -74,9 +78,9 @@ def how_to_get(variant: str) -> str:
     return (
         f"put the checkpoint at {where}, or pass weights='path/to/model.safetensors'. "
         f"Get it on a machine with internet access with: "
-        f"huggingface-cli download {repo} model.safetensors config.json --local-dir {folder} "
-        f"(or from https://huggingface.co/{repo}), then copy it over or run "
-        f"'depthgraph weights import {folder} --model {variant}'"
+        f"hf download {repo} model.safetensors config.json --local-dir {folder} "
+        f"(huggingface_hub's command; or from https://huggingface.co/{repo}), then copy it over "
+        f"or run 'depthgraph weights import {folder} --model {variant}'."
     )
 
 
@@ -146,6 +150,10 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
             return True
     except OSError:
         return False
+
+
+#: public name (the weights store's download checks it before asking the hub)
+hub_reachable = _hub_reachable
 
 
 # --- reading ------------------------------------------------------------------------------------
