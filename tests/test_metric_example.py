@@ -28,9 +28,14 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "workflows" / "f
 
 
 @pytest.fixture
-def metric_large(monkeypatch):
+def metric_large(monkeypatch, tmp_path):
     monkeypatch.delenv("DEPTHGRAPH_DEVICE", raising=False)
     monkeypatch.setattr(depth_block, "_MODEL_CACHE", {("depth-anything-v3/metric-large", "auto"): tiny_large(True)})
+    # the CLI looks for the weights file before reading any image; the cached model answers
+    placeholder = tmp_path / "weights" / "DA3METRIC-LARGE" / "model.safetensors"
+    placeholder.parent.mkdir(parents=True)
+    placeholder.write_bytes(b"never read: the model is already in the cache")
+    monkeypatch.setenv("DEPTHGRAPH_WEIGHTS_DIR", str(tmp_path / "weights"))
 
 
 def test_example_in_python_gives_metres(metric_large):
