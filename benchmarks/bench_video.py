@@ -73,7 +73,7 @@ def _weights(tmp: Path) -> None:
     from depthgraph.weights_store import WEIGHTS_DIR_ENV
 
     try:
-        from depthgraph.blocks.depth_estimation import get_model
+        from depthgraph.models.loading import get_model
 
         get_model("depth-anything-v3/small")
         print("weights: DA3-SMALL from the local weights directory")
@@ -90,7 +90,7 @@ def _weights(tmp: Path) -> None:
 def throughput(tmp: Path, frames: int, batch: int, rounds: int, process_res: int) -> None:
     import cv2
 
-    from depthgraph.blocks import depth_estimation
+    from depthgraph.models import loading as depth_estimation
     from depthgraph.engine.workflow import Workflow
     from depthgraph.models.depth_anything_v3 import AutoModel
     from depthgraph.video import run_video
@@ -99,7 +99,7 @@ def throughput(tmp: Path, frames: int, batch: int, rounds: int, process_res: int
     depth_estimation.clear_model_cache()
     model = AutoModel.from_pretrained("depth-anything-v3/small", process_res=process_res)
     # the depth block's cache, so that the workflow runs this very model (same process_res)
-    depth_estimation._MODEL_CACHE[("depth-anything-v3/small", "auto")] = model  # noqa: SLF001
+    depth_estimation.put_model("depth-anything-v3/small", model)
     clip = make_clip(tmp / "bench640.mp4", frames)
     capture = cv2.VideoCapture(str(clip))
     decoded = []

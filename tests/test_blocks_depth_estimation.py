@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from blocks_helpers import load_example_image, recipe_weights, recipe_weights_root, wrap  # noqa: F401
 
-from depthgraph.blocks import depth_estimation as depth_module
+from depthgraph.models import loading as depth_module
 from depthgraph.blocks.depth_estimation import DepthEstimationBlock
 from depthgraph.engine.values import DepthMap
 

@@ -145,7 +145,7 @@ def test_bad_runtime_model_version_names_the_step() -> None:
 
 
 def test_missing_weights_is_a_clear_step_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from depthgraph.blocks import depth_estimation as depth_module
+    from depthgraph.models import loading as depth_module
 
     monkeypatch.setenv("DEPTHGRAPH_WEIGHTS_DIR", str(tmp_path / "empty"))
     monkeypatch.setattr(depth_module, "_MODEL_CACHE", {})

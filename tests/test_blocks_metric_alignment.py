@@ -99,11 +99,12 @@ def test_a_scene_becomes_metric_from_one_metric_pass_per_view(monkeypatch):
     from large_model_helpers import tiny_large
     from model_helpers import tiny_model
 
-    from depthgraph.blocks import depth_estimation as depth_block
+    from depthgraph.models import loading as model_loading
     from depthgraph.engine.workflow import Workflow
 
     monkeypatch.delenv("DEPTHGRAPH_DEVICE", raising=False)
-    monkeypatch.setattr(depth_block, "_MODEL_CACHE", {
+    monkeypatch.delenv("DEPTHGRAPH_BACKEND", raising=False)
+    monkeypatch.setattr(model_loading, "_MODEL_CACHE", {
         ("depth-anything-v3/small", "auto"): tiny_model(),
         ("depth-anything-v3/metric-large", "auto"): tiny_large(True),
     })  # fmt: skip

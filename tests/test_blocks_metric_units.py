@@ -9,6 +9,7 @@ from blocks_helpers import detections, wrap
 from large_model_helpers import tiny_large
 
 from depthgraph.blocks import depth_estimation as depth_block
+from depthgraph.models import loading as model_loading
 from depthgraph.blocks.depth_utils import colorize_depth
 from depthgraph.blocks.detections_depth import DetectionsDepthBlock
 from depthgraph.blocks.visualization import detection_labels
@@ -24,7 +25,8 @@ def large_models(monkeypatch):
         ("depth-anything-v3/mono-large", "auto"): tiny_large(False),
     }
     monkeypatch.delenv("DEPTHGRAPH_DEVICE", raising=False)
-    monkeypatch.setattr(depth_block, "_MODEL_CACHE", cache)
+    monkeypatch.delenv("DEPTHGRAPH_BACKEND", raising=False)
+    monkeypatch.setattr(model_loading, "_MODEL_CACHE", cache)
     return cache
 
 

@@ -20,7 +20,7 @@ runner = CliRunner()
 
 @pytest.fixture(autouse=True)
 def fresh_models(monkeypatch):
-    from depthgraph.blocks.depth_estimation import clear_model_cache
+    from depthgraph.models.loading import clear_model_cache
 
     monkeypatch.setenv("DEPTHGRAPH_DEVICE", "cpu")
     clear_model_cache()

@@ -24,7 +24,7 @@ TOL = {"rtol": 1e-5, "atol": 1e-6}  # batch vs single image runs differ only by 
 
 @pytest.fixture(scope="module")
 def model():
-    from depthgraph.blocks import depth_estimation
+    from depthgraph.models import loading as depth_estimation
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DEPTHGRAPH_WEIGHTS_DIR", str(recipe_weights_root("small")))

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from large_model_helpers import tiny_large
 from typer.testing import CliRunner
 
-from depthgraph.blocks import depth_estimation as depth_block
+from depthgraph.models import loading as model_loading
 from depthgraph.cli import app
 from depthgraph.engine.values import DepthMap
 from depthgraph.engine.workflow import Workflow
@@ -30,7 +30,8 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "workflows" / "f
 @pytest.fixture
 def metric_large(monkeypatch, tmp_path):
     monkeypatch.delenv("DEPTHGRAPH_DEVICE", raising=False)
-    monkeypatch.setattr(depth_block, "_MODEL_CACHE", {("depth-anything-v3/metric-large", "auto"): tiny_large(True)})
+    monkeypatch.delenv("DEPTHGRAPH_BACKEND", raising=False)
+    monkeypatch.setattr(model_loading, "_MODEL_CACHE", {("depth-anything-v3/metric-large", "auto"): tiny_large(True)})
     # the CLI looks for the weights file before reading any image; the cached model answers
     placeholder = tmp_path / "weights" / "DA3METRIC-LARGE" / "model.safetensors"
     placeholder.parent.mkdir(parents=True)

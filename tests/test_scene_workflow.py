@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from model_helpers import random_bgr, tiny_model
 
-from depthgraph.blocks import depth_estimation
+from depthgraph.models import loading as depth_estimation
 from depthgraph.engine.block import WorkflowBlock
 from depthgraph.blocks.multiview_depth import SceneValue
 from depthgraph.engine.errors import KindMismatchError, StepInputError

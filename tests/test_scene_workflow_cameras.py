@@ -7,7 +7,7 @@ import pytest
 from model_helpers import random_bgr, tiny_model
 from test_model_poses_inputs import K, arc
 
-from depthgraph.blocks import depth_estimation
+from depthgraph.models import loading as depth_estimation
 from depthgraph.engine.errors import StepInputError
 from depthgraph.engine.serialization import serialize_outputs
 from depthgraph.engine.workflow import Workflow

@@ -70,7 +70,7 @@ def test_healthz_and_info(registry):
     assert info["cached_workflows"] == 0
     # the test registry runs no DA3 model: nothing is loaded (test_depth_agreement checks a
     # server that ran one lists it)
-    from depthgraph.blocks import depth_estimation
+    from depthgraph.models import loading as depth_estimation
 
     assert info["loaded_models"] == [
         {"model_version": v, "device": d} for v, d in depth_estimation.loaded_models()

@@ -10,7 +10,7 @@ import pytest
 from large_model_helpers import tiny_large
 from video_helpers import pattern_frames
 
-from depthgraph.blocks import depth_estimation as depth_block
+from depthgraph.models import loading as model_loading
 from depthgraph.engine.values import DepthMap
 from depthgraph.engine.workflow import Workflow
 from depthgraph.video import run_video
@@ -28,7 +28,8 @@ STEPS = [
 @pytest.fixture
 def metric_large(monkeypatch):
     monkeypatch.delenv("DEPTHGRAPH_DEVICE", raising=False)
-    monkeypatch.setattr(depth_block, "_MODEL_CACHE", {("depth-anything-v3/metric-large", "auto"): tiny_large(True)})
+    monkeypatch.delenv("DEPTHGRAPH_BACKEND", raising=False)
+    monkeypatch.setattr(model_loading, "_MODEL_CACHE", {("depth-anything-v3/metric-large", "auto"): tiny_large(True)})
 
 
 def test_video_keeps_metric_depth_unscaled(metric_large, tmp_path: Path):

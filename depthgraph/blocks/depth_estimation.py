@@ -1,13 +1,12 @@
 """``depthgraph/depth_estimation@v1``: Depth Anything 3 over a batch of images.
 
-The model is loaded lazily, on the first run, once per process per (variant, device), behind a
-lock; torch is imported only then (never when this module is imported).
+The model comes from the model layer's cache (:func:`depthgraph.models.loading.get_model`), on
+the device and backend ``DEPTHGRAPH_DEVICE`` / ``DEPTHGRAPH_BACKEND`` choose; torch is imported
+only when it first loads (never when this module is imported).
 """
 
 from __future__ import annotations
 
-import os
-import threading
 from typing import Any
 
 import numpy as np
@@ -21,41 +20,11 @@ from depthgraph.manifests.depth_estimation import (
     MODEL_VERSIONS,
     DepthEstimationManifest,
 )
-
-#: Environment variable choosing the device ("cpu", "cuda", "cuda:1"...); unset means automatic.
-DEVICE_ENV = "DEPTHGRAPH_DEVICE"
-
-_MODEL_CACHE: dict[tuple[str, str], Any] = {}
-_MODEL_LOCK = threading.Lock()
+from depthgraph.models.loading import get_model
 
 
-def get_model(model_version: str, device: str | None = None) -> Any:
-    """The DA3 model for ``model_version`` on ``device``, loaded once per process and cached."""
-    device = device or os.environ.get(DEVICE_ENV) or None
-    key = (model_version, device or "auto")
-    with _MODEL_LOCK:
-        model = _MODEL_CACHE.get(key)
-        if model is None:
-            from depthgraph.models.depth_anything_v3 import AutoModel  # imports torch
-
-            model = AutoModel.from_pretrained(model_version, device=device)
-            _MODEL_CACHE[key] = model
-        return model
-
-
-def clear_model_cache() -> None:
-    """Forget every loaded model (tests; freeing memory)."""
-    with _MODEL_LOCK:
-        _MODEL_CACHE.clear()
-
-
-def loaded_models() -> list[tuple[str, str]]:
-    """The (model_version, device) keys currently cached."""
-    with _MODEL_LOCK:
-        return list(_MODEL_CACHE)
-
-
-def _check_images(images: Any) -> list[WorkflowImageData]:
+def check_images(images: Any) -> list[WorkflowImageData]:
+    """The ``images`` input as a list of images, or a StepInputError naming the bad element."""
     if isinstance(images, WorkflowImageData):
         images = [images]
     if not isinstance(images, (list, tuple)):
@@ -89,7 +58,7 @@ class DepthEstimationBlock(WorkflowBlock):
                 f"property 'model_version': expected one of {list(MODEL_VERSIONS)}, "
                 f"got {model_version!r}"
             )
-        batch = _check_images(images)
+        batch = check_images(images)
         if not batch:
             return []
         cameras = _camera_arguments(model_version, fov, intrinsics)

@@ -13,12 +13,13 @@ from typing import Any
 import numpy as np
 
 from depthgraph.engine.block import WorkflowBlock
-from depthgraph.blocks.depth_estimation import _check_images, get_model
+from depthgraph.blocks.depth_estimation import check_images
 from depthgraph.blocks.depth_utils import colorize_depth
 from depthgraph.engine.errors import StepInputError
 from depthgraph.engine.values import DepthMap
 from depthgraph.manifests.depth_estimation import SCENE_MODEL_VERSIONS as MODEL_VERSIONS
 from depthgraph.manifests.multiview import REFERENCE_STRATEGIES, MultiViewDepthManifest
+from depthgraph.models.loading import get_model
 
 
 class SceneValue:
@@ -98,18 +99,19 @@ class MultiViewDepthBlock(WorkflowBlock):
             raise StepInputError(
                 f"property 'model_version': expected one of {list(MODEL_VERSIONS)}, got {model_version!r}"
             )
-        views = _check_images(images)
+        views = check_images(images)
         if not views:
             return []
         bgrs = [image.numpy_image for image in views]
+        model = get_model(model_version, backend="torch")  # the exported graphs are one-view
         if extrinsics is None and intrinsics is None:
             if units is not None:
                 raise StepInputError("property 'units': describes the extrinsics' translations; give 'extrinsics' and 'intrinsics' too")
             ref = _reference(reference, len(views))
-            prediction = get_model(model_version).predict_scene(bgrs, reference=ref)
+            prediction = model.predict_scene(bgrs, reference=ref)
         else:
             prediction = _predict_with_cameras(
-                get_model(model_version), bgrs, extrinsics, intrinsics, bool(align_to_input_scale), units
+                model, bgrs, extrinsics, intrinsics, bool(align_to_input_scale), units
             )  # fmt: skip
         scene = SceneValue(prediction, [image.parent_id for image in views], model_version)
         results = []

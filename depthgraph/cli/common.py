@@ -51,6 +51,19 @@ app.add_typer(weights_app, name="weights")
 
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Print tracebacks on failure.")]
 Device = Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1, mps (default: automatic).")]
+
+
+class BackendName(str, Enum):
+    torch = "torch"
+    onnxruntime = "onnxruntime"
+    openvino = "openvino"
+
+
+Backend = Annotated[
+    Optional[BackendName],
+    typer.Option(help="Where the network runs: torch, onnxruntime or openvino (an exported ONNX graph, CPU; "
+                      "default: $DEPTHGRAPH_BACKEND, else torch)."),
+]
 OutputDir = Annotated[Path, typer.Option("--output-dir", "-o", help="Where results go.")]
 Recursive = Annotated[bool, typer.Option("--recursive", "-r", help="Look into sub-folders.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
@@ -126,10 +139,17 @@ def one_line(exc: BaseException) -> str:
 
 def use_device(device: str | None) -> None:
     """Pass ``--device`` to the depth blocks, which read it from their environment variable."""
-    if device:
-        from depthgraph.blocks.depth_estimation import DEVICE_ENV
+    from depthgraph.models.loading import use_device as set_device
 
-        os.environ[DEVICE_ENV] = device
+    set_device(device)
+
+
+def use_backend(backend: "BackendName | None") -> None:
+    """Pass ``--backend`` to the depth blocks (through the model layer's setting)."""
+    if backend is not None:
+        from depthgraph.models.loading import use_backend as set_backend
+
+        set_backend(backend.value)
 
 
 def point_model_at(weights: Path, variant: str) -> None:

@@ -10,8 +10,8 @@ from typing_extensions import Annotated
 
 from depthgraph.batch import build_predict_definition, plan_jobs
 from depthgraph.cli.batch import execute_jobs
-from depthgraph.cli.common import (AnyModel, CLIError, Device, OutputDir, Overwrite, Quiet, Recursive, Verbose,
-                                   point_model_at, reported, use_device, app)
+from depthgraph.cli.common import (AnyModel, Backend, CLIError, Device, OutputDir, Overwrite, Quiet, Recursive,
+                                   Verbose, point_model_at, reported, use_backend, use_device, app)
 
 
 @app.command()
@@ -22,6 +22,7 @@ def predict(
     colormap: Annotated[str, typer.Option(help="Colour map of the depth picture (turbo, inferno, magma, plasma, viridis, jet, bone, gray).")] = "turbo",
     point_cloud: Annotated[bool, typer.Option("--point-cloud", help="Also write a coloured point cloud (PLY).")] = False,
     device: Device = None,
+    backend: Backend = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Images per forward pass.")] = 1,
     weights: Annotated[Optional[Path], typer.Option(help="A model.safetensors to use instead of the weights directory.")] = None,
     fov: Annotated[Optional[float], typer.Option("--fov", min=0.001, max=179.999, help="metric-large: horizontal field of view in degrees (all images).")] = None,
@@ -36,6 +37,7 @@ def predict(
         from depthgraph.engine.workflow import Workflow
 
         use_device(device)
+        use_backend(backend)
         if weights is not None:
             point_model_at(weights, model.value)
         definition = build_predict_definition(model.value, colormap, point_cloud)

@@ -10,8 +10,8 @@ from typing_extensions import Annotated
 
 from depthgraph.batch import parse_params, plan_jobs
 from depthgraph.cli.batch import execute_jobs
-from depthgraph.cli.common import (CLIError, Device, OutputDir, Quiet, Recursive, Verbose,
-                                   reported, use_device, app)
+from depthgraph.cli.common import (Backend, CLIError, Device, OutputDir, Quiet, Recursive, Verbose,
+                                   reported, use_backend, use_device, app)
 
 
 @app.command()
@@ -22,6 +22,7 @@ def run(
     output_dir: OutputDir = Path("depthgraph_outputs"),
     batch_size: Annotated[int, typer.Option(min=1, help="Images per workflow run.")] = 1,
     device: Device = None,
+    backend: Backend = None,
     video: Annotated[Optional[str], typer.Option("--video", help="Run over a video instead of images: a file, a camera index (0) or an rtsp:// / http(s):// URL. Image outputs -> MP4, the rest -> results.jsonl (one line per frame).", rich_help_panel="Video")] = None,
     max_fps: Annotated[Optional[float], typer.Option("--max-fps", min=0.001, help="Keep at most N frames per second of video.", rich_help_panel="Video")] = None,
     frames: Annotated[Optional[str], typer.Option("--frames", metavar="START:END", help="Only these source frame numbers (END exclusive).", rich_help_panel="Video")] = None,
@@ -43,6 +44,7 @@ def run(
         from depthgraph.engine.workflow import Workflow
 
         use_device(device)
+        use_backend(backend)
         if not workflow_path.is_file():
             raise CLIError(f"{workflow_path}: no such workflow file")
         workflow = Workflow.from_definition(workflow_path)

@@ -101,9 +101,9 @@ def scene(
                     bgrs.append(read_image(path))
                     progress.advance(task)
                 progress.update(task, description=f"loading DA3-{model.value}")
-                from depthgraph.blocks.depth_estimation import get_model
+                from depthgraph.models.loading import get_model
 
-                da3 = get_model(f"depth-anything-v3/{model.value}")
+                da3 = get_model(f"depth-anything-v3/{model.value}", backend="torch")
                 progress.update(task, advance=1, description=f"network: {len(paths)} view(s) in one pass")
                 t0 = time.perf_counter()
                 if known is None:

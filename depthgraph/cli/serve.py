@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 from typing_extensions import Annotated
 
-from depthgraph.cli.common import Device, Verbose, reported, use_device, app, err_console
+from depthgraph.cli.common import Backend, Device, Verbose, reported, use_backend, use_device, app, err_console
 
 
 class ArrayFormat(str, Enum):
@@ -39,6 +39,7 @@ def serve(
     allowed_host: Annotated[Optional[List[str]], typer.Option("--allowed-host", help="A Host name clients use to reach the server (repeatable). Default: the loopback names when bound to loopback, any otherwise; requests naming another host get 421.", show_default=False)] = None,
     cors_origin: Annotated[Optional[List[str]], typer.Option("--cors-origin", help="Allow this browser origin (e.g. a hosted editor) to call the server; repeatable. Off by default.", show_default=False)] = None,
     device: Device = None,
+    backend: Backend = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
     verbose: Verbose = False,
 ) -> None:
@@ -49,6 +50,7 @@ def serve(
         from depthgraph.server import ServerSettings, default_allowed_hosts, run_server
 
         use_device(device)
+        use_backend(backend)
         settings = ServerSettings.from_env(
             host=host, port=port, api_key=api_key or None,
             max_body_bytes=int(max_body_mb * 1024 * 1024), max_image_pixels=max_image_pixels,

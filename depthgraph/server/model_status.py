@@ -1,8 +1,9 @@
-"""What /info says about the model: the one place the server looks at the depth block's state.
+"""What /info says about the model: the one place the server looks at the model layer's state.
 
-The server never imports torch or the depth block to answer; it reads what is loaded through
-``sys.modules``. A module being imported by another thread (torch while a model first loads) is
-partially initialised, so every attribute is read defensively.
+The server never imports torch or a block to answer: the model cache and the settings live in
+:mod:`depthgraph.models.loading`, which imports no torch. torch is read through ``sys.modules``;
+a module being imported by another thread (torch while a model first loads) is partially
+initialised, so its attributes are read defensively.
 """
 
 from __future__ import annotations
@@ -10,26 +11,27 @@ from __future__ import annotations
 import os
 import sys
 
-DEPTH_BLOCK_MODULE = "depthgraph.blocks.depth_estimation"
-DEVICE_ENV = "DEPTHGRAPH_DEVICE"
+from depthgraph.models import loading
 
 
 def loaded_models() -> list[dict[str, str]]:
-    """The DA3 models the depth block holds in memory (none before the block is imported)."""
-    module = sys.modules.get(DEPTH_BLOCK_MODULE)
-    loaded = getattr(module, "loaded_models", None)
-    if loaded is None:
-        return []
+    """The DA3 models held in memory: ``device`` is the device for torch models and
+    ``"<backend>/cpu"`` for the exported-graph backends."""
+    return [{"model_version": version, "device": device} for version, device in loading.loaded_models()]
+
+
+def backend() -> str:
+    """The backend models load with (``$DEPTHGRAPH_BACKEND``, default torch)."""
     try:
-        return [{"model_version": version, "device": device} for version, device in loaded()]
-    except Exception:  # noqa: BLE001 - a model still loading: report none rather than fail
-        return []
+        return loading.current_backend()
+    except ValueError as exc:  # a bad $DEPTHGRAPH_BACKEND: say so rather than fail /info
+        return f"invalid ({exc})"
 
 
 def device() -> str:
     """The device inference uses or will use, without importing torch."""
-    if os.environ.get(DEVICE_ENV):
-        return os.environ[DEVICE_ENV]
+    if os.environ.get(loading.DEVICE_ENV):
+        return os.environ[loading.DEVICE_ENV]
     torch = sys.modules.get("torch")  # never import torch just to answer /info
     if torch is None:
         return "auto (torch not loaded yet)"

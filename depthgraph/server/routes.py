@@ -154,6 +154,7 @@ def workflow_router(settings: ServerSettings, slots: InferenceSlots, registry: A
             "name": "depthgraph",
             "version": depthgraph.__version__,
             "device": model_status.device(),
+            "backend": model_status.backend(),
             "loaded_models": model_status.loaded_models(),
             "cached_workflows": len(state.cache),
             "uptime_s": round(time.time() - state.started, 3),

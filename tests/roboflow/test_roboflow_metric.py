@@ -18,7 +18,7 @@ import pytest  # noqa: E402
 from blocks_helpers import load_example_image  # noqa: E402
 from large_model_helpers import tiny_large  # noqa: E402
 
-from depthgraph.blocks import depth_estimation as depth_block  # noqa: E402
+from depthgraph.models import loading as model_loading  # noqa: E402
 from depthgraph.engine.workflow import Workflow  # noqa: E402
 
 EXAMPLE = WORKFLOWS / "face_distances_metric.json"
@@ -27,7 +27,8 @@ EXAMPLE = WORKFLOWS / "face_distances_metric.json"
 @pytest.fixture
 def metric_large(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DEPTHGRAPH_DEVICE", raising=False)
-    monkeypatch.setattr(depth_block, "_MODEL_CACHE", {("depth-anything-v3/metric-large", "auto"): tiny_large(True)})
+    monkeypatch.delenv("DEPTHGRAPH_BACKEND", raising=False)
+    monkeypatch.setattr(model_loading, "_MODEL_CACHE", {("depth-anything-v3/metric-large", "auto"): tiny_large(True)})
 
 
 def _unit(depth: Any) -> str:

@@ -8,7 +8,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import torch
@@ -24,6 +24,9 @@ from .recipe import LARGE_VARIANTS, canonical_variant, is_recipe_state, recipe_t
 from .reference import DEFAULT_STRATEGY, Reference, check_reference
 from .scene import ScenePrediction, build_scene_prediction, prepare_views
 from .weights import PREFIX, StandInWeightsWarning, load_into, read_checkpoint, resolve_weights
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .runtime import ExportedDepthModel
 
 MODEL_IDS = {
     "depth-anything-v3/small": "small",
@@ -207,21 +210,13 @@ class DepthAnything3:
 
     def predict_rgb(self, rgbs: Sequence[np.ndarray], batch_size: int | None = None) -> list[DepthPrediction]:
         """Like :meth:`predict` for already-decoded RGB uint8 (H, W, 3) arrays."""
-        if batch_size is not None and int(batch_size) < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        cap = int(batch_size) if batch_size else 4
         pixels = [preprocess(rgb, self.process_res) for rgb in rgbs]
-        groups: dict[tuple[int, int], list[int]] = {}
-        for i, x in enumerate(pixels):
-            groups.setdefault(x.shape[1:], []).append(i)
         results: list[DepthPrediction | None] = [None] * len(pixels)
-        for idx in groups.values():
-            for start in range(0, len(idx), cap):
-                chunk = idx[start : start + cap]
-                batch = np.stack([pixels[i] for i in chunk])
-                out = self.forward_pixels(torch.from_numpy(batch))
-                for j, i in enumerate(chunk):
-                    results[i] = _postprocess(out, j, rgbs[i].shape[:2])
+        for chunk in group_by_size([x.shape[1:] for x in pixels], batch_size):
+            batch = np.stack([pixels[i] for i in chunk])
+            out = self.forward_pixels(torch.from_numpy(batch))
+            for j, i in enumerate(chunk):
+                results[i] = _postprocess(out, j, rgbs[i].shape[:2])
         return results  # type: ignore[return-value]
 
     def predict_scene(
@@ -324,6 +319,26 @@ class DepthAnything3:
                 out.reference = out.reference.cpu()
         return out
 
+    # --- export -----------------------------------------------------------------------------
+    def export_onnx(self, path: str | os.PathLike, *, opset: int | None = None, fp16: bool = False) -> Path:
+        """Write the network as one ONNX file (contract in :mod:`.export` and docs/model.md):
+        uint8 RGB ``(N, H, W, 3)`` in, ``depth``, ``confidence``, ``intrinsics`` out, ``N``,
+        ``H``, ``W`` dynamic. ``fp16`` stores and runs the network in float16."""
+        from .export import DEFAULT_OPSET, export_network
+
+        return export_network(self.network, path, opset=opset or DEFAULT_OPSET, fp16=fp16)
+
+
+def group_by_size(sizes: Sequence[tuple[int, ...]], batch_size: int | None = None) -> list[list[int]]:
+    """Indices grouped by equal size, in chunks of at most ``batch_size`` (default 4)."""
+    if batch_size is not None and int(batch_size) < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    cap = int(batch_size) if batch_size else 4
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, size in enumerate(sizes):
+        groups.setdefault(tuple(size), []).append(i)
+    return [idx[start : start + cap] for idx in groups.values() for start in range(0, len(idx), cap)]
+
 
 def _postprocess(out, j: int, input_hw: tuple[int, int]) -> DepthPrediction:
     h, w = out.depth.shape[-2:]
@@ -383,23 +398,41 @@ class AutoModel:
         dtype: Any = None,
         process_res: int = 504,
         api_key: str | None = None,
-    ) -> DepthAnything3:
-        """Load DA3 small or base (or metric-large / mono-large: see :mod:`.large_model`).
+        backend: str | None = None,
+        opset: int | None = None,
+    ) -> "DepthAnything3 | ExportedDepthModel":
+        """Load DA3 small or base (or metric-large / mono-large, torch backend only: see
+        :mod:`.large_model`).
 
         ``weights``: a ``model.safetensors``, a ``.pt``/``.pth`` state dict, or a directory with
         ``model.safetensors``; else ``$DEPTHGRAPH_WEIGHTS_DIR/DA3-SMALL/model.safetensors``
         (``DA3-BASE``), else the hub (``api_key`` is used as the hub token). ``device``: CUDA when
         available, else CPU. ``dtype``: backbone precision; CUDA defaults to bf16 autocast,
         CPU to float32 (``"bfloat16"`` opts in).
+
+        ``backend``: ``"torch"`` (default; ``$DEPTHGRAPH_BACKEND`` when not given),
+        ``"onnxruntime"`` or ``"openvino"``: the network exported once to ONNX (cached next to
+        the weights, keyed by weights hash, ``opset`` and dtype) and run on that CPU runtime,
+        with the same pre- and post-processing (an :class:`.runtime.ExportedDepthModel`).
         """
+        from ..loading import check_backend, current_backend
+
         variant = parse_model_id(model_id)
         if int(process_res) < 14:
             raise ValueError(f"process_res must be >= 14, got {process_res}")
+        backend = check_backend(backend) if backend else current_backend()
         if variant in LARGE_VARIANTS:
+            if backend != "torch":
+                raise ValueError(
+                    f"model {model_id!r}: only the torch backend runs the LARGE checkpoints "
+                    f"(asked for {backend!r}; ONNX export covers small and base)"
+                )
             from .large_model import load_large  # the module imports this one
 
             return load_large(variant, weights=weights, device=device, dtype=dtype,  # type: ignore[return-value]
                               process_res=process_res, api_key=api_key)  # fmt: skip
+        if backend != "torch":
+            return _load_exported(variant, weights, api_key, backend, process_res, opset, dtype, device)
         start = time.perf_counter()
         dev = _pick_device(device)
         autocast = _parse_dtype(dtype, dev)
@@ -423,6 +456,33 @@ class AutoModel:
         )  # fmt: skip
         model.load_seconds = time.perf_counter() - start
         return model
+
+
+def _load_exported(variant, weights, api_key, backend, process_res, opset, dtype, device):
+    """``from_pretrained`` for the ONNX Runtime / OpenVINO backends (CPU, float32 graph)."""
+    from .export import DEFAULT_OPSET
+    from .runtime import ExportedDepthModel, cached_export
+
+    if device is not None and torch.device(device).type != "cpu":
+        raise ValueError(f"backend {backend!r} runs on the CPU; device {device!r} needs backend='torch'")
+    if dtype is not None and _DTYPE_NAMES.get(str(dtype).lower(), dtype) != torch.float32:
+        raise ValueError(f"backend {backend!r} runs the float32 graph; dtype {dtype!r} needs backend='torch'")
+    start = time.perf_counter()
+    path = resolve_weights(variant, weights, api_key)
+
+    def network() -> DA3Network:
+        net = _empty_network(DA3Config.for_variant(variant), torch.device("cpu"))
+        load_into(net, read_checkpoint(path), path)
+        net.clear_cache()
+        return net
+
+    onnx_path = cached_export(network, path, variant, opset=opset or DEFAULT_OPSET, fp16=False)
+    model = ExportedDepthModel(
+        onnx_path, backend=backend, model_id=f"depth-anything-v3/{variant}",
+        process_res=process_res, weights_path=path,
+    )  # fmt: skip
+    model.load_seconds = time.perf_counter() - start
+    return model
 
 
 __all__ = ["AutoModel", "DepthAnything3", "DepthPrediction", "ScenePrediction", "parse_model_id", "canonical_variant"]
