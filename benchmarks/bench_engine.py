@@ -121,6 +121,16 @@ def main() -> None:
                 f"{per_step_image * 1e6:6.2f} us per step per image   (target < 50 us)"
             )
     print("(whole run time divided by steps x images: includes input decoding and the trivial blocks)")
+
+    # step progress events (on_step): what a callback that keeps each event costs per step
+    wf = Workflow.from_definition(chain(50, "bench/pass@v1"), registry=registry)
+    events: list[Any] = []
+    wf.run(image=frame, on_step=events.append)
+    plain = best_of(lambda: wf.run(image=frame), repeats, max(inner // 4, 5))
+    events.clear()
+    with_events = best_of(lambda: wf.run(image=frame, on_step=events.append), repeats, max(inner // 4, 5))
+    print(f"run, 50 steps x 1 image, on_step kept:  {with_events * 1e3:8.3f} ms per run vs {plain * 1e3:.3f} ms "
+          f"without: {(with_events - plain) / 50 * 1e6:+6.2f} us per step (two events per step)")
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}, {platform.processor() or platform.machine()}")
 
 
@@ -208,6 +218,16 @@ def roboflow_main(repeats: int) -> None:
         baseline = baseline or per
         print(f"run, {n_steps} steps x {batch} images, {label}: {per * 1e6:8.1f} us per step per image ({per / baseline:5.1f}x)")
     print("(whole run time divided by steps x images: includes input decoding and the trivial blocks)")
+
+    # step progress events (on_step): what a callback that keeps each event costs per step
+    wf = Workflow.from_definition(chain(50, "bench/pass@v1"), registry=registry)
+    events: list[Any] = []
+    wf.run(image=frame, on_step=events.append)
+    plain = best_of(lambda: wf.run(image=frame), repeats, max(inner // 4, 5))
+    events.clear()
+    with_events = best_of(lambda: wf.run(image=frame, on_step=events.append), repeats, max(inner // 4, 5))
+    print(f"run, 50 steps x 1 image, on_step kept:  {with_events * 1e3:8.3f} ms per run vs {plain * 1e3:.3f} ms "
+          f"without: {(with_events - plain) / 50 * 1e6:+6.2f} us per step (two events per step)")
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}, {platform.processor() or platform.machine()}")
 
 

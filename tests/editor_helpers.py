@@ -128,8 +128,8 @@ def drag_block(page: Any, identifier: str, x: float, y: float) -> None:
 def settle(page: Any) -> None:
     """Wait until the page shows exactly the workflow's nodes (a rebuilt graph's old nodes gone)."""
     page.wait_for_function(
-        """() => {
-            const d = window.depthgraphEditor.definition();
+        """async () => {
+            const d = await window.depthgraphEditor.definition();
             const n = d.inputs.length + d.steps.length + d.outputs.length;
             return document.querySelectorAll('.baklava-node').length === n;
         }""")

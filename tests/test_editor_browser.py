@@ -168,12 +168,13 @@ def test_validation_error_shown_on_the_right_node(page):
     assert tid(page, "validate-status").get_attribute("data-state") == "error"
     assert "1 problem" in tid(page, "validate-status").inner_text()
 
-    # the server's run errors are shown as they come (here: no image given)
+    # Run is blocked while there is a problem, and says which; then until an image is picked
+    assert tid(page, "run-button").is_disabled()
+    assert "percentile_low" in tid(page, "run-blocked").inner_text()
     field.fill("2")
     field.press("Enter")
-    tid(page, "run-button").click()
-    page.wait_for_function("document.querySelector('[data-testid=run-error]').textContent.length > 0")
-    assert "image" in tid(page, "run-error").inner_text()
+    page.wait_for_function("document.querySelector('[data-testid=run-blocked]').textContent.includes(\"input 'image'\")")
+    assert tid(page, "run-button").is_disabled()
 
     # Delete removes the selected node and its wires; undo brings both back
     overlay.locator(".__title").click()

@@ -97,15 +97,32 @@ def test_examples_menu_lists_and_serves_every_example(client):
         assert response.status_code == 404, bad
         assert "pyproject" not in response.text or "example" in response.json()["message"]
     assert "no example workflow 'nope'" in client.get("/editor/examples/nope").json()["message"]
+    # every example has a title and a one-line description (examples/workflows/titles.toml)
+    for entry in listed:
+        assert entry["title"] and entry["title"] != entry["name"], entry
+        assert 10 < len(entry["description"]) <= 300, entry
+
+
+def test_a_broken_titles_file_leaves_file_names(tmp_path, monkeypatch):
+    """A titles file that is not valid TOML: examples still list, under their file names."""
+    (tmp_path / "mine.json").write_text('{"version": "1.0", "inputs": [], "steps": [], "outputs": []}')
+    (tmp_path / "titles.toml").write_text('[mine\ntitle = "never closed')
+    monkeypatch.setenv(EXAMPLES_ENV, str(tmp_path))
+    client = TestClient(create_app(ServerSettings()))
+    listed = client.get("/editor/examples").json()["examples"]
+    assert [(e["name"], e["title"]) for e in listed] == [("mine", "mine")]
 
 
 def test_examples_folder_from_the_environment(tmp_path, monkeypatch):
     (tmp_path / "mine.json").write_text('{"version": "1.0", "inputs": [], "steps": [], "outputs": []}')
     (tmp_path / "broken.json").write_text("{not json")
     (tmp_path / "notes.txt").write_text("ignored")
+    (tmp_path / "titles.toml").write_text('[mine]\ntitle = "My own"\n')
     monkeypatch.setenv(EXAMPLES_ENV, str(tmp_path))
     client = TestClient(create_app(ServerSettings()))
-    assert [e["name"] for e in client.get("/editor/examples").json()["examples"]] == ["broken", "mine"]
+    listed = client.get("/editor/examples").json()["examples"]
+    assert [e["name"] for e in listed] == ["broken", "mine"]
+    assert [(e["title"], e["description"]) for e in listed] == [("broken", ""), ("My own", "")]
     assert client.get("/editor/examples/mine").json()["version"] == "1.0"
     broken = client.get("/editor/examples/broken")
     assert broken.status_code == 422 and "broken.json" in broken.json()["message"]

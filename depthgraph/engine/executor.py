@@ -27,6 +27,7 @@ from depthgraph.engine.errors import (
     WorkflowTimeoutError,
 )
 from depthgraph.engine.manifest import check_runtime_value
+from depthgraph.engine.progress import StepCallback, StepEvent
 from depthgraph.engine.serialization import decode_image, detections_from_inference_json, is_detections
 
 DETECTION_KINDS = frozenset({"object_detection_prediction", "instance_segmentation_prediction"})
@@ -256,21 +257,35 @@ def _check_batch_result(step: CompiledStep, result: Any, batch_size: int) -> lis
 # --- whole workflow ------------------------------------------------------------------------------
 
 
-def execute(compiled: CompiledWorkflow, inputs: dict[str, Any], timeout: float | None = None) -> list[dict[str, Any]]:
+def execute(
+    compiled: CompiledWorkflow,
+    inputs: dict[str, Any],
+    timeout: float | None = None,
+    on_step: StepCallback | None = None,
+) -> list[dict[str, Any]]:
     """Run ``compiled`` on ``inputs``; a list with one output dict per batch element.
 
     ``timeout`` (seconds) is checked between steps: a block that runs is never interrupted.
+    ``on_step`` is called with a :class:`~depthgraph.engine.progress.StepEvent` as each step
+    starts and finishes (see :mod:`depthgraph.engine.progress`).
     """
     deadline = None if timeout is None else time.monotonic() + timeout
     batch_size, columns = prepare_inputs(compiled, inputs)
     step_results: dict[str, list[dict[str, Any]]] = {}
     needed = _needed_columns(compiled)
-    for step in compiled.steps:
+    total = len(compiled.steps)
+    for index, step in enumerate(compiled.steps):
         if deadline is not None and time.monotonic() > deadline:
             raise WorkflowTimeoutError(
                 f"the workflow ran longer than {timeout} s; stopped before step '{step.name}'", step=step.name
             )
+        if on_step is not None:
+            on_step(StepEvent("started", step.name, step.block_type, index, total))
+            started = time.perf_counter()
         results = run_step(step, columns, batch_size)
+        if on_step is not None:
+            on_step(StepEvent("finished", step.name, step.block_type, index, total,
+                              time.perf_counter() - started))
         step_results[step.name] = results
         for output in needed.get(step.name, ()):
             if output in step.batch_level_outputs:

@@ -10,6 +10,7 @@ from typing import Any
 
 from depthgraph.engine.compiler import CompiledWorkflow, compile_workflow
 from depthgraph.engine.executor import execute
+from depthgraph.engine.progress import StepCallback
 from depthgraph.engine.registry import BlockRegistry
 
 
@@ -69,13 +70,21 @@ class Workflow:
 
     # --- running -----------------------------------------------------------------------------
 
-    def run(self, **inputs: Any) -> list[dict[str, Any]]:
-        """Run with inputs as keyword arguments; one output dict per batch element."""
-        return execute(self.compiled, inputs)
+    def run(self, *, on_step: StepCallback | None = None, **inputs: Any) -> list[dict[str, Any]]:
+        """Run with inputs as keyword arguments; one output dict per batch element.
 
-    def run_inputs(self, inputs: dict[str, Any], timeout: float | None = None) -> list[dict[str, Any]]:
-        """Run with inputs as a dict; ``timeout`` (seconds) is checked between steps."""
-        return execute(self.compiled, inputs, timeout=timeout)
+        ``on_step`` (keyword only; so an input cannot be called ``on_step`` here, use
+        :meth:`run_inputs`) is called with a :class:`~depthgraph.engine.progress.StepEvent` as
+        each step starts and finishes.
+        """
+        return execute(self.compiled, inputs, on_step=on_step)
+
+    def run_inputs(
+        self, inputs: dict[str, Any], timeout: float | None = None, on_step: StepCallback | None = None
+    ) -> list[dict[str, Any]]:
+        """Run with inputs as a dict; ``timeout`` (seconds) is checked between steps;
+        ``on_step`` receives step progress events (:mod:`depthgraph.engine.progress`)."""
+        return execute(self.compiled, inputs, timeout=timeout, on_step=on_step)
 
     def __repr__(self) -> str:
         return (

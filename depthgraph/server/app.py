@@ -10,7 +10,9 @@ uvicorn:
   blocks_errors}``, client mistakes 4xx;
 - :mod:`depthgraph.server.routes`: the workflow endpoints (``POST /workflows/run``,
   ``/workflows/validate``, ``/workflows/blocks/describe``, ``GET /workflows/definition/schema``,
-  ``/healthz``, ``/info``); :mod:`depthgraph.server.editor`: the visual editor's routes.
+  ``/healthz``, ``/info``); :mod:`depthgraph.server.editor`: the visual editor's routes;
+  :mod:`depthgraph.server.progress`: the step progress of a run as Server-Sent Events
+  (``GET /workflows/runs/{run_id}/events``).
 
 Inference runs in worker threads (:mod:`depthgraph.server.workers`) with a per-request time limit,
 so the event loop (and ``/healthz``) keeps answering while a long inference runs. Sinks write only
@@ -34,6 +36,7 @@ from depthgraph.server.editor import router as editor_router
 from depthgraph.server.gate import RequestGate
 from depthgraph.server.handlers import install_error_handlers
 from depthgraph.server.limits import BodySizeLimit
+from depthgraph.server.progress import router as progress_router
 from depthgraph.server.routes import refuse_sinks, workflow_router
 from depthgraph.server.settings import ServerSettings
 from depthgraph.server.workers import InferenceSlots
@@ -77,6 +80,7 @@ def create_app(settings: ServerSettings | None = None, registry: Any = None) -> 
     install_error_handlers(app)
     app.include_router(editor_router)  # the visual editor: /, /editor, /editor/static, examples
     app.include_router(workflow_router(settings, slots, registry, app.state))
+    app.include_router(progress_router)  # step events of a run (X-Depthgraph-Run-Id)
     return app
 
 

@@ -51,13 +51,44 @@ def examples_dir() -> Path | None:
     return candidate if candidate.is_dir() else None
 
 
+TITLES_FILE = "titles.toml"
+
+
+def _toml_loads(text: str) -> dict[str, Any]:
+    """The standard library's TOML reader (Python 3.11+), else tomli (the server extra's backport)."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    return tomllib.loads(text)
+
+
+def _titles(folder: Path) -> dict[str, Any]:
+    """``titles.toml`` of the examples folder: name -> {title, description}; {} when absent or bad."""
+    try:
+        text = (folder / TITLES_FILE).read_text(encoding="utf-8")
+        data = _toml_loads(text)
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(v, dict)}
+
+
 def list_examples() -> list[dict[str, str]]:
-    """``[{"name", "file"}]`` for each ``*.json`` in :func:`examples_dir`, sorted by name."""
+    """``[{"name", "file", "title", "description"}]`` for each ``*.json`` in :func:`examples_dir`,
+    sorted by name; title and description come from the folder's ``titles.toml`` (the name and
+    "" when it has none)."""
     folder = examples_dir()
     if folder is None or not folder.is_dir():
         return []
-    return [{"name": p.stem, "file": p.name} for p in sorted(folder.glob("*.json"))
-            if p.is_file() and _NAME.match(p.name)]
+    titles = _titles(folder)
+    found = []
+    for p in sorted(folder.glob("*.json")):
+        if not (p.is_file() and _NAME.match(p.name)):
+            continue
+        meta = titles.get(p.stem, {})
+        found.append({"name": p.stem, "file": p.name, "title": str(meta.get("title") or p.stem)[:120],
+                      "description": str(meta.get("description") or "")[:300]})
+    return found
 
 
 @lru_cache(maxsize=256)

@@ -28,6 +28,7 @@ from depthgraph.server.bodies import (BodyValidationError, DescribeRequest, Work
                                       count_containers, json_depth, parse_json)
 from depthgraph.server.errors import ServerError, combined_error_body
 from depthgraph.server.inputs import check_image_inputs
+from depthgraph.server.progress import step_reporter
 from depthgraph.server.settings import ServerSettings
 from depthgraph.server.workers import InferenceSlots, RequestExpired, SlotsFull
 
@@ -220,7 +221,7 @@ def workflow_router(settings: ServerSettings, slots: InferenceSlots, registry: A
 
     @router.post("/workflows/run", dependencies=[Depends(require_key)],
                  openapi_extra=_body_schema(WorkflowRunRequest))
-    async def run(request: Request) -> Response:
+    async def run(request: Request, on_step: Any = Depends(step_reporter)) -> Response:
         """Compile (cached by hash) and run a workflow; one output dict per batch element."""
         from depthgraph.server.responses import response_body
 
@@ -235,7 +236,8 @@ def workflow_router(settings: ServerSettings, slots: InferenceSlots, registry: A
             workflow = state.cache.get_or_compile(body.specification)
             inputs = check_image_inputs(workflow, body.inputs, settings)  # decoded by the engine
             with writing_under(settings.output_root if settings.allow_sinks else None):
-                results = workflow.run_inputs(inputs, timeout=max(0.0, deadline - time.monotonic()))
+                results = workflow.run_inputs(inputs, timeout=max(0.0, deadline - time.monotonic()),
+                                              on_step=on_step)
             if body.excluded_fields:
                 excluded = set(body.excluded_fields)
                 results = [{k: v for k, v in r.items() if k not in excluded} for r in results]

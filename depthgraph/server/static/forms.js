@@ -3,7 +3,10 @@
 // analyseProperty() splits a JSON-schema property into what can be wired (a selector, with the
 // kinds it accepts) and what can be typed in (the literal branches); buildField() turns the
 // literal part into one form control: enum -> select, number/integer -> number field with
-// min/max, boolean -> checkbox, string -> text, anything else -> JSON text.
+// its bounds (minimum/maximum/exclusiveMinimum/exclusiveMaximum: shown, and a value outside
+// them is marked at once), boolean -> checkbox, string -> text, anything else -> JSON text.
+
+import { el } from "./dom.js";
 
 const SELECTOR_RE = /^\$(inputs\.[A-Za-z_][A-Za-z0-9_\-]*|steps\.[A-Za-z_][A-Za-z0-9_\-]*\.([A-Za-z_*][A-Za-z0-9_\-]*))$/;
 
@@ -66,17 +69,33 @@ function literalType(info) {
   return "json";
 }
 
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === "text") node.textContent = v;
-    else node.setAttribute(k, v === true ? "" : v);
-  }
-  for (const c of children) if (c) node.append(c);
-  return node;
+
+
+/** The bounds a number schema declares: {min, max, minOpen, maxOpen, text}. */
+export function numberRange(s, kind) {
+  const r = { min: null, max: null, minOpen: false, maxOpen: false, text: "" };
+  if (typeof s.exclusiveMinimum === "number") { r.min = s.exclusiveMinimum; r.minOpen = true; }
+  if (typeof s.minimum === "number" && (r.min === null || s.minimum > r.min)) { r.min = s.minimum; r.minOpen = false; }
+  if (typeof s.exclusiveMaximum === "number") { r.max = s.exclusiveMaximum; r.maxOpen = true; }
+  if (typeof s.maximum === "number" && (r.max === null || s.maximum < r.max)) { r.max = s.maximum; r.maxOpen = false; }
+  const what = kind === "integer" ? "a whole number" : "a number";
+  if (r.min !== null && r.max !== null) r.text = `${what} from ${r.min}${r.minOpen ? " (excluded)" : ""} to ${r.max}${r.maxOpen ? " (excluded)" : ""}`;
+  else if (r.min !== null) r.text = `${what} ${r.minOpen ? ">" : "≥"} ${r.min}`;
+  else if (r.max !== null) r.text = `${what} ${r.maxOpen ? "<" : "≤"} ${r.max}`;
+  return r;
 }
-export { el };
+
+/** What is wrong with ``text`` as a value in ``range`` ("" when nothing is). */
+export function numberProblem(text, kind, range) {
+  const t = String(text).trim();
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t)) return "not a number";
+  const v = Number(t);
+  if (!Number.isFinite(v)) return "not a number";
+  if (kind === "integer" && !Number.isInteger(v)) return "must be a whole number";
+  if (range.min !== null && (range.minOpen ? v <= range.min : v < range.min)) return `must be ${range.minOpen ? "more than" : "at least"} ${range.min}`;
+  if (range.max !== null && (range.maxOpen ? v >= range.max : v > range.max)) return `must be ${range.maxOpen ? "less than" : "at most"} ${range.max}`;
+  return "";
+}
 
 /**
  * One form field for property ``name``.
@@ -97,6 +116,7 @@ export function buildField(name, opts) {
   const common = { id, "aria-describedby": help ? `${id}-help` : null, disabled: wiredFrom ? true : null };
   const current = opts.has ? opts.value : undefined;
   let control;
+  let rangeLine = null;
   const errorLine = el("div", { class: "dg-field-error", role: "alert" });
   const fire = (v) => { errorLine.textContent = ""; opts.onChange(v); };
 
@@ -117,15 +137,27 @@ export function buildField(name, opts) {
       fire(picked === undefined ? control.value : picked);
     });
   } else if (kind === "integer" || kind === "number") {
-    control = el("input", { ...common, type: "number", placeholder,
-      min: s.minimum ?? null, max: s.maximum ?? null, step: kind === "integer" ? "1" : "any" });
+    // a text field, so that letters are seen (and refused) rather than silently dropped
+    const range = numberRange(s, kind);
+    control = el("input", { ...common, type: "text", inputmode: kind === "integer" ? "numeric" : "decimal", placeholder,
+      "data-min": range.min ?? null, "data-max": range.max ?? null });
     if (current !== undefined && !isSelector(current)) control.value = current === null ? "" : String(current);
+    const check = () => {
+      const problem = control.value.trim() === "" ? "" : numberProblem(control.value, kind, range);
+      control.setAttribute("aria-invalid", problem ? "true" : "false");
+      errorLine.textContent = problem;
+      return problem;
+    };
+    control.addEventListener("input", check);
     control.addEventListener("change", () => {
       if (control.value.trim() === "") return fire(undefined);
-      const v = Number(control.value);
-      if (!Number.isFinite(v)) { errorLine.textContent = "not a number"; return; }
-      fire(kind === "integer" && Number.isInteger(v) ? v : v);
+      const problem = check();
+      if (problem === "not a number") return;  // not a value at all: nothing to keep
+      opts.onChange(Number(control.value));    // out of range: kept (and marked) as typed
+      if (problem) errorLine.textContent = problem;
     });
+    if (range.text) rangeLine = el("div", { class: "dg-range", "data-testid": `range-${name}`, text: range.text });
+    if (current !== undefined && !isSelector(current)) queueMicrotask(check);
   } else if (kind === "boolean") {
     control = el("input", { ...common, type: "checkbox" });
     const def = s.default ?? info.schema.default;
@@ -149,6 +181,7 @@ export function buildField(name, opts) {
     });
   }
   field.append(control);
+  if (rangeLine) field.append(rangeLine);
   if (wiredFrom) field.append(el("div", { class: "dg-wired", text: `wired from ${wiredFrom}` }));
   else if (info.selector && kind !== "none") field.append(el("div", { class: "dg-hint", text: `or wire a ${info.kinds.join(" / ")} into its socket` }));
   if (current !== undefined && isSelector(current) && !wiredFrom) {

@@ -2,35 +2,14 @@
 // the depth under the cursor), detections (a table), point clouds (three.js viewer, loaded only
 // when one is shown), everything else as collapsible JSON.
 
-import { el } from "./forms.js";
+import { decodeArray } from "./arrays.js";
+import { el } from "./dom.js";
 
 const isImage = (v) => v && typeof v === "object" && v.type === "base64" && typeof v.value === "string";
 const isPointCloud = (v) => v && typeof v === "object" && v.type === "point_cloud";
 const isDetections = (v) => v && typeof v === "object" && Array.isArray(v.predictions);
 /* A depth map: {"type": "depth_map", unit: "relative" | "m" | ..., values: <array>}. */
 const isDepthMap = (v) => v && typeof v === "object" && v.type === "depth_map" && "values" in v;
-
-const TYPED = { float32: Float32Array, float64: Float64Array, uint8: Uint8Array, int8: Int8Array, uint16: Uint16Array,
-  int16: Int16Array, uint32: Uint32Array, int32: Int32Array, int64: BigInt64Array, uint64: BigUint64Array, bool: Uint8Array };
-
-/** {values (typed array or plain array), shape} of an array output: nested lists, or the server's
- * compact {"type": "numpy_array", "encoding": "base64", dtype, shape, value} (little-endian). */
-export function decodeArray(v) {
-  if (v && typeof v === "object" && v.type === "numpy_array" && v.encoding === "base64" && TYPED[v.dtype]) {
-    const bytes = Uint8Array.from(atob(v.value), (c) => c.charCodeAt(0));
-    let values = new TYPED[v.dtype](bytes.buffer);
-    if (v.dtype === "int64" || v.dtype === "uint64") values = Float64Array.from(values, Number);
-    return { values, shape: v.shape };
-  }
-  if (Array.isArray(v)) {
-    const shape = [];
-    for (let x = v; Array.isArray(x); x = x[0]) shape.push(x.length);
-    const flat = v.flat(shape.length - 1);
-    if (flat.length !== shape.reduce((a, b) => a * b, 1) || flat.some((x) => x !== null && typeof x !== "number")) return null;
-    return { values: flat, shape };
-  }
-  return null;
-}
 
 const is2D = (a) => a && a.shape.length === 2 && a.shape[0] > 1 && a.shape[1] > 1;
 
@@ -110,11 +89,11 @@ function jsonView(v) {
 export async function renderOutputs(container, outputs, { kinds = {}, inputs = {}, seconds = 0 } = {}) {
   container.replaceChildren();
   const firstInput = Object.values(inputs)[0] || [];
-  container.append(el("p", { class: "dg-hint", text: `${outputs.length} result${outputs.length === 1 ? "" : "s"} in ${seconds.toFixed(2)} s` }));
+  if (outputs.length > 1) container.append(el("p", { class: "dg-hint", text: `${outputs.length} results, one per input image` }));
   for (const [index, result] of outputs.entries()) {
     const row = el("div", { class: "dg-result", "data-testid": `result-${index}` });
     for (const [name, value] of Object.entries(result || {})) {
-      const k = kinds[name] || ["*"];
+      const k = (Object.hasOwn(kinds, name) && kinds[name]) || ["*"];
       const box = el("div", { class: "dg-output", "data-testid": `output-${name}`, "data-output": name });
       box.append(el("h3", {}, document.createTextNode(name + " "), el("small", { text: k.join(", ") })));
       if (isImage(value)) box.append(imageView(name, value, firstInput[index]));

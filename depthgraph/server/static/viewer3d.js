@@ -2,8 +2,8 @@
 // imported only when the first point cloud is shown. Orbit with the mouse, zoom with the wheel,
 // a slider sets the point size; a PLY file can be opened into the same view.
 
-import { el } from "./forms.js";
-import { decodeArray } from "./outputs.js";
+import { decodeArray } from "./arrays.js";
+import { el } from "./dom.js";
 
 let modules = null;
 async function three() {
