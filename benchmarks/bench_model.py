@@ -5,7 +5,13 @@ and bf16, images/s at batch 4, effective GFLOP/s from the spec's FLOP counts (sc
 processed size), peak RSS, the bf16-vs-fp32 depth difference, and the machine's fp32 and bf16
 matmul peaks measured in the same run.
 
+For the LARGE checkpoints (``--variants metric-large mono-large``): load time, fp32 time per
+640x480 image (processed at 504 = 378x504), the share of the fp32 matmul peak measured around each
+run, peak RSS, and for metric-large the cost of a metric result with given intrinsics, with a
+``fov``, and with the focal length estimated by DA3-SMALL (one extra small pass).
+
     python benchmarks/bench_model.py [--variants small base] [--runs 9] [--threads N]
+    python benchmarks/bench_model.py --variants metric-large --runs 3
 """
 
 from __future__ import annotations
@@ -27,6 +33,9 @@ from depthgraph.models.depth_anything_v3.recipe import weights_folder_name, writ
 #: spec FLOPs of the depth path at a 378x504 input
 SPEC_GFLOP = {"small": 74.2, "base": 286.6}
 SPEC_PIXELS = 378 * 504
+#: spec FLOPs of the LARGE networks at 378x504 (da3-metric.md section 4: 588 + 220 + ~93)
+SPEC_GFLOP_LARGE = 901.0
+LARGE = ("metric-large", "mono-large")
 
 
 def peak_rss_mib() -> float:
@@ -163,9 +172,50 @@ def bench_variant(variant: str, root: Path, runs: int, image: np.ndarray, full_b
     return result
 
 
+def bench_large(variant: str, root: Path, runs: int, image: np.ndarray) -> None:
+    """Print the LARGE figures (fp32 only: bf16 is emulated on CPUs without native kernels)."""
+    write_recipe_checkpoint(variant, root / weights_folder_name(variant))
+    if variant == "metric-large":  # the focal-length estimator, found through the weights folder
+        write_recipe_checkpoint("small", root / weights_folder_name("small"))
+    os.environ["DEPTHGRAPH_WEIGHTS_DIR"] = str(root)
+    rss_before = peak_rss_mib()
+    t = time.perf_counter()
+    model = AutoModel.from_pretrained(f"depth-anything-v3/{variant}", device="cpu")
+    load_s = time.perf_counter() - t
+    k = np.array([[560.0, 0, 320], [0, 560.0, 240], [0, 0, 1]])
+    cameras = {"intrinsics": k} if model.metric else {}
+    h, w = model.predict(image, **cameras)[0].processed_size
+    gflop = SPEC_GFLOP_LARGE * (h * w) / SPEC_PIXELS
+    times, peaks = interleaved(lambda: model.predict(image, **cameras), runs)
+    ratios = [gflop / t / p for t, p in zip(times, peaks)]
+    ex = executed_gflop(model, h, w)
+    med = statistics.median(times)
+    print(f"\nDA3{variant.upper()} @ {h}x{w} (640x480 input, {gflop:.0f} GFLOP per image from the spec)")
+    print(f"  load time            {load_s:.1f} s (read and strict load of the 1.3 GB checkpoint)")
+    print(f"  fp32 time per image  {med:.2f} s median, {min(times):.2f} s best over {runs} runs "
+          f"({gflop / med:.1f} GFLOP/s from the spec's count, {ex / med:.1f} from the {ex:.0f} GFLOP executed)")  # fmt: skip
+    print(f"  fp32 share of peak   {100 * statistics.median(ratios):.1f}% paired median "
+          f"({100 * min(ratios):.0f}-{100 * max(ratios):.0f}%; matmul samples around the runs: "
+          f"median {statistics.median(peaks):.1f} GFLOP/s)")  # fmt: skip
+    print(f"  peak RSS             {peak_rss_mib():.0f} MiB (before loading: {rss_before:.0f} MiB)")
+    if model.metric:
+        fov = timed(lambda: model.predict(image, fov=60.0), max(1, runs // 2), warm_up=False)
+        model.predict(image)  # loads DA3-SMALL once (not timed)
+        est = timed(lambda: model.predict(image), max(1, runs // 2), warm_up=False)
+        # the estimate's own cost, timed alone: one DA3-SMALL pass on the same image (the
+        # difference of two LARGE timings drowns in the load of a shared machine)
+        small = timed(lambda: model._focal_model.predict(image), 3)
+        extra = statistics.median(small)
+        print(f"  metric result        given intrinsics {med:.2f} s, fov= {statistics.median(fov):.2f} s, "
+              f"focal estimated by DA3-SMALL {statistics.median(est):.2f} s")  # fmt: skip
+        print(f"  focal estimate cost  one DA3-SMALL pass {extra:.2f} s median = "
+              f"+{100 * extra / med:.1f}% of a metric-large pass with given intrinsics")  # fmt: skip
+    del model
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--variants", nargs="+", default=["small", "base"], choices=["small", "base"])
+    parser.add_argument("--variants", nargs="+", default=["small", "base"], choices=["small", "base", *LARGE])
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     args = parser.parse_args()
@@ -183,7 +233,9 @@ def main() -> None:
           f"(native bf16 kernels: {'yes' if full_bf16 else 'no, emulated'})")  # fmt: skip
     results: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="depthgraph-bench-") as tmp:
-        for variant in args.variants:
+        for variant in [v for v in args.variants if v in LARGE]:
+            bench_large(variant, Path(tmp), args.runs, image)
+        for variant in [v for v in args.variants if v not in LARGE]:
             r = bench_variant(variant, Path(tmp), args.runs, image, full_bf16)
             eff32 = r["gflop"] / r["fp32_latency_s"]
             eff16 = r["gflop"] / r["bf16_latency_s"]
@@ -215,6 +267,8 @@ def main() -> None:
 
 def print_targets(results: list[dict], full_bf16: bool) -> None:
     """The issue's targets for this CPU, judged on the figures above."""
+    if not results:
+        return
     print("\ntargets")
     for r in results:
         if r["variant"] == "small":

@@ -5,6 +5,7 @@ Layout (the one ``AutoModel.from_pretrained`` reads)::
     $DEPTHGRAPH_WEIGHTS_DIR/            (default: ~/.cache/depthgraph/weights)
         DA3-SMALL/model.safetensors  [config.json]
         DA3-BASE/model.safetensors   [config.json]
+        DA3METRIC-LARGE/model.safetensors, DA3MONO-LARGE/model.safetensors
 
 Only numpy, safetensors and (for downloads) huggingface_hub are used here: no torch.
 """
@@ -23,7 +24,7 @@ from depthgraph.models.depth_anything_v3.recipe import (
 )
 
 WEIGHTS_DIR_ENV = "DEPTHGRAPH_WEIGHTS_DIR"
-VARIANTS = ("small", "base")
+VARIANTS = ("small", "base", "metric-large", "mono-large")
 WEIGHTS_FILE = "model.safetensors"
 
 
@@ -126,12 +127,12 @@ def check_checkpoint(path: Path, variant: str) -> tuple[int, int, str | None]:
     missing = [n for n in expected if n not in found and not _optional(n)]
     if missing:
         return (len(shapes), len(expected),
-                f"{len(missing)} of {len(expected)} DA3-{variant} tensors missing "
+                f"{len(missing)} of {len(expected)} {weights_folder_name(variant)} tensors missing "
                 f"(e.g. '{missing[0]}')")
     for name, shape in expected.items():
         if name in found and tuple(found[name]) != tuple(shape):
             return (len(shapes), len(expected),
-                    f"tensor '{name}' has shape {list(found[name])}, DA3-{variant} expects "
+                    f"tensor '{name}' has shape {list(found[name])}, {weights_folder_name(variant)} expects "
                     f"{list(shape)} (is it the other model size?)")
     return len(shapes), len(expected), None
 

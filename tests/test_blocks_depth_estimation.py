@@ -33,7 +33,8 @@ def test_batch_gives_one_result_per_image_with_input_sizes(batch_outputs) -> Non
     assert len(outputs) == 2
     for image, out in zip(images, outputs):
         size = (image.height, image.width)
-        assert set(out) == {"image", "normalized_depth", "depth", "confidence", "intrinsics"}
+        assert set(out) == {"image", "normalized_depth", "depth", "confidence", "intrinsics", "sky"}
+        assert out["sky"] is None  # small/base have no sky branch
         assert isinstance(out["depth"], DepthMap) and out["depth"].unit == "relative"
         assert out["depth"].shape == size and out["depth"].values.dtype == np.float32
         assert out["normalized_depth"].shape == size and out["normalized_depth"].dtype == np.float32

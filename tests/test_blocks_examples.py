@@ -16,7 +16,7 @@ from blocks_helpers import (  # noqa: F401
 
 from depthgraph import Workflow
 from depthgraph.engine.errors import DefinitionParsingError, StepExecutionError, WorkflowError
-from depthgraph.engine.values import PointCloud, WorkflowImageData
+from depthgraph.engine.values import DepthMap, PointCloud, WorkflowImageData
 
 
 def _example(name: str) -> dict:
@@ -113,11 +113,13 @@ def test_detections_from_inference_json_with_a_known_depth() -> None:
             {"x": 100, "y": 85, "width": 10, "height": 10, "class": "far", "confidence": 0.8},
         ],
     }
-    [out] = Workflow.from_definition(definition).run(
-        image=np.zeros((100, 120, 3), np.uint8), predictions=predictions, depth=depth
-    )
+    workflow = Workflow.from_definition(definition)
+    [out] = workflow.run(image=np.zeros((100, 120, 3), np.uint8), predictions=predictions, depth=DepthMap(depth, unit="m"))
     assert out["depths"] == [pytest.approx(2.0), pytest.approx(10.0)]
     assert out["labelled"].numpy_image.any()
+    # the same array without a unit is relative: labelling it in metres is refused
+    with pytest.raises(WorkflowError, match="relative depth has no unit"):
+        workflow.run(image=np.zeros((100, 120, 3), np.uint8), predictions=predictions, depth=depth)
 
 
 def test_bad_literal_in_an_example_fails_compilation_naming_step_and_property() -> None:

@@ -52,7 +52,7 @@ def test_depth_estimation_contract() -> None:
     m = DepthEstimationManifest
     assert m.aliases() == ["roboflow_core/depth_estimation@v1"]
     assert m.batch_parameters() == ["images"]
-    assert m.output_names() == ["image", "normalized_depth", "depth", "confidence", "intrinsics"]
+    assert m.output_names() == ["image", "normalized_depth", "depth", "confidence", "intrinsics", "sky"]
     assert m.selector_kinds()["images"] == ["image"]
     parsed = m.model_validate(
         {"type": "roboflow_core/depth_estimation@v1", "name": "d", "image": "$inputs.image"}

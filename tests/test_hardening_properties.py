@@ -91,9 +91,10 @@ def _wiring(manifest: Any) -> tuple[dict[str, str], bool]:
     """Selectors for the block's data fields, and whether the block can be run cheaply.
 
     A block that loads a network (``model_version``) or needs a data kind no cheap step gives
-    (a scene) is validated only; its required data fields are then wired to a parameter.
+    (a scene, a metric depth) is validated only; its required data fields are then wired to a
+    parameter.
     """
-    runnable = "model_version" not in manifest.model_fields
+    runnable = "model_version" not in manifest.model_fields and "metric_depth" not in manifest.model_fields
     kinds = manifest.selector_kinds()
     wired: dict[str, str] = {}
     for field, info in manifest.model_fields.items():

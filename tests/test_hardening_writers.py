@@ -31,10 +31,6 @@ ALLOWED = {
     ("depthgraph/batch/folders.py", "write_bytes("): "an empty probe file in -o, deleted at once",
     ("depthgraph/cli/scene.py", "os.replace("): "a staged file moved onto check_target(target)",
     ("depthgraph/cli/ray.py", "open("): "Ray's log appended in -o after check_target(it)",
-    # TODO(onnx/hardening helpers): route through output_root.write_file; listed so main's
-    # merge of the ONNX export passes, reviewed by nobody yet
-    ("depthgraph/models/depth_anything_v3/export.py", "os.replace("): "the operator's own --output "
-    "file of the ONNX export command, from a temporary file beside it",
     ("depthgraph/scale/rows.py", "write_table("): "writes the temporary file write_file gives it",
     ("depthgraph/video/sinks.py", "av.open("): "check_target(self.path) just before",
     ("depthgraph/video/sinks.py", "VideoSink("): "check_target(self.path) just before",

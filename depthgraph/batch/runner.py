@@ -24,7 +24,7 @@ from depthgraph.output_root import writing_under
 #: ``on_progress(jobs_done, seconds)`` after each batch.
 Progress = Callable[[int, float], None]
 
-_WEIGHTS_HINT = (" From the command line: 'depthgraph weights import PATH --model small|base', "
+_WEIGHTS_HINT = (" From the command line: 'depthgraph weights import PATH --model small|base|metric-large|mono-large', "
                  "or 'depthgraph predict --weights FILE'.")
 
 

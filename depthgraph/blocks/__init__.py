@@ -16,6 +16,7 @@ def load_blocks() -> list[type[WorkflowBlock]]:
     from depthgraph.blocks.depth_estimation import DepthEstimationBlock
     from depthgraph.blocks.depth_stabilizer import DepthStabilizerBlock
     from depthgraph.blocks.detections_depth import DetectionsDepthBlock
+    from depthgraph.blocks.metric_alignment import MetricAlignmentBlock
     from depthgraph.blocks.multiview_depth import MultiViewDepthBlock
     from depthgraph.blocks.point_cloud import PointCloudExportBlock, PointCloudProjectionBlock
     from depthgraph.blocks.scene_point_cloud import ScenePointCloudBlock
@@ -33,6 +34,7 @@ def load_blocks() -> list[type[WorkflowBlock]]:
         MultiViewDepthBlock,
         ScenePointCloudBlock,
         DetectionsDepthBlock,
+        MetricAlignmentBlock,
         CascadeDetectionBlock,
         BoundingBoxVisualizationBlock,
         LabelVisualizationBlock,

@@ -10,6 +10,7 @@ import numpy as np
 
 from depthgraph.engine.block import WorkflowBlock
 from depthgraph.engine.errors import StepInputError
+from depthgraph.blocks.color_bar import add_color_bar, depth_range_ends
 from depthgraph.blocks.depth_utils import COLORMAPS, as_depth_map, blend_over, colorize_depth
 from depthgraph.engine.state import VideoStateStore
 from depthgraph.engine.values import WorkflowImageData
@@ -39,16 +40,24 @@ class DepthColormapBlock(WorkflowBlock):
         range_high: float | None = None,
         time_constant: float = 1.0,
         video_metadata: Any = None,
+        color_bar: bool = False,
         **_: Any,
     ) -> dict[str, Any]:
-        depth_map = as_depth_map(depth, "depth").masked_values()  # invalid pixels drawn as no data
+        given = as_depth_map(depth, "depth")
+        depth_map = given.masked_values()  # invalid pixels drawn as no data; sky as the farthest
+        percentiles = (percentile_low, percentile_high)
         if range_mode == "per_frame":
-            picture = colorize_depth(depth_map, colormap, mode, (percentile_low, percentile_high))
+            picture = colorize_depth(depth_map, colormap, mode, percentiles, sky=given.sky)
+            values, valid = _display_values(depth_map, mode)
+            display_range = _percentiles(values, valid, percentiles, subsample=False)
         else:
-            picture = self._ranged_picture(depth_map, colormap, mode, (percentile_low, percentile_high),
-                                           range_mode, range_low, range_high, time_constant,
-                                           video_metadata if video_metadata is not None else image)
+            picture, display_range = self._ranged_picture(
+                depth_map, colormap, mode, percentiles, range_mode, range_low, range_high, time_constant,
+                video_metadata if video_metadata is not None else image, given.sky,
+            )  # fmt: skip
         if image is None:
+            if color_bar:
+                picture = add_color_bar(picture, colormap, *depth_range_ends(*display_range, mode), given.unit)
             return {"image": WorkflowImageData(numpy_image=picture)}
         if not isinstance(image, WorkflowImageData):
             raise StepInputError(f"property 'image': expected an image, got {type(image).__name__}")
@@ -61,12 +70,16 @@ class DepthColormapBlock(WorkflowBlock):
         if not 0.0 <= weight <= 1.0:
             raise StepInputError(f"property 'alpha': expected a number in [0, 1], got {weight}")
         blended = blend_over(picture, image.numpy_image, weight)
+        if color_bar:
+            blended = add_color_bar(blended, colormap, *depth_range_ends(*display_range, mode), given.unit)
         return {"image": image.derive(blended, suffix="depth-colormap")}
 
     def _ranged_picture(self, depth: np.ndarray, colormap: str, mode: str,
                         percentiles: tuple[float, float], range_mode: str, low: float | None,
-                        high: float | None, time_constant: float, video: Any) -> np.ndarray:
-        """Colour map over a fixed range, or over a per-video exponentially smoothed range."""
+                        high: float | None, time_constant: float, video: Any,
+                        sky: np.ndarray | None = None) -> tuple[np.ndarray, tuple[float, float]]:
+        """Colour map over a fixed range, or over a per-video exponentially smoothed range (and
+        the range used); sky pixels get the farthest colour."""
         values, valid = _display_values(depth, mode)
         if range_mode == "fixed":
             if low is None or high is None or not low < high:
@@ -84,14 +97,17 @@ class DepthColormapBlock(WorkflowBlock):
         if high > low:
             scaled = (values - np.float32(low)) * np.float32(255.0 / (high - low))
             scaled[~valid] = 0.0
+        if sky is not None:
+            scaled[sky] = 0.0 if mode == "inverse_depth" else 255.0
         gray = np.round(np.clip(scaled, 0.0, 255.0, out=scaled)).astype(np.uint8)
         if colormap not in COLORMAPS:
             raise StepInputError(f"property 'colormap': expected one of {sorted(COLORMAPS)}, got {colormap!r}")
+        used = (float(low), float(high))
         if colormap == "gray":
-            return np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
+            return np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2)), used
         import cv2
 
-        return cv2.applyColorMap(gray, getattr(cv2, COLORMAPS[colormap]))
+        return cv2.applyColorMap(gray, getattr(cv2, COLORMAPS[colormap])), used
 
 
 def _display_values(depth: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray]:
@@ -105,8 +121,9 @@ def _display_values(depth: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarra
     return values, valid
 
 
-def _percentiles(values: np.ndarray, valid: np.ndarray, percentiles: tuple[float, float]) -> tuple[float, float]:
-    step = max(1, int((values.size / 65536) ** 0.5))  # percentiles of at most ~65k pixels
+def _percentiles(values: np.ndarray, valid: np.ndarray, percentiles: tuple[float, float],
+                 subsample: bool = True) -> tuple[float, float]:
+    step = max(1, int((values.size / 65536) ** 0.5)) if subsample else 1  # at most ~65k pixels
     if step > 1 and valid[::step, ::step].sum() >= 1024:
         values, valid = values[::step, ::step], valid[::step, ::step]
     if not valid.any():

@@ -16,6 +16,10 @@ Per video (state kept through :class:`~depthgraph.engine.state.VideoStateStore`)
 
 Outputs the aligned depth, the depth normalised by the smoothed range (1 = nearest), and the
 scale and shift used.
+
+A metric depth (``DepthMap`` in metres, e.g. from depth-anything-v3/metric-large) is NOT
+re-scaled: steps 2-3 are skipped (scale 1, shift 0, ``reset`` only on a video's first frame), the
+depth passes through unchanged, and only the normalisation range is smoothed (step 4).
 """
 
 from __future__ import annotations
@@ -150,7 +154,9 @@ class DepthStabilizerBlock(WorkflowBlock):
         s = state.stride
         xs, vs = x[::s, ::s], valid[::s, ::s]
         scale, shift, reset = 1.0, 0.0, state.reference is None
-        if not reset:
+        # a metric depth (metres) already has its scale: it is never re-fitted, only the
+        # normalisation range is smoothed (cuts cannot be detected from a fit: none is made)
+        if not reset and not given.is_metric:
             both = vs & np.isfinite(state.reference)
             if both.sum() < 16:
                 reset = True
@@ -186,5 +192,6 @@ class DepthStabilizerBlock(WorkflowBlock):
             normalized = np.clip(normalized, 0.0, 1.0).astype(np.float32)
             normalized[~valid] = 0.0
         floor = max(abs(state.high), 1e-12) * 1e-6
-        return {"depth": given.replace(values=_from_space(y, valid, space, floor)), "normalized_depth": normalized,
+        stabilised = given if given.is_metric else given.replace(values=_from_space(y, valid, space, floor))
+        return {"depth": stabilised, "normalized_depth": normalized,
                 "scale": float(scale), "shift": float(shift), "reset": bool(reset)}

@@ -109,14 +109,17 @@ def normalize_depth(depth: np.ndarray) -> np.ndarray:
 
 
 def _scaled_for_display(
-    depth: np.ndarray, mode: str, percentiles: tuple[float, float]
+    depth: np.ndarray, mode: str, percentiles: tuple[float, float], sky: np.ndarray | None = None
 ) -> np.ndarray:
     """Depth as values in [0, 1] where 1 gets the 'hot' end of the colour map.
 
     ``inverse_depth``: near is hot (1/depth, percentile-clipped). ``depth``: far is hot.
+    ``sky`` pixels are left out of the range and drawn as the farthest value.
     """
     values = np.asarray(depth, dtype=np.float64)
     valid = np.isfinite(values)
+    if sky is not None:
+        valid &= ~np.asarray(sky, dtype=bool)
     if mode == "inverse_depth":
         valid &= values > 0
         values = np.where(valid, 1.0 / np.where(valid, values, 1.0), 0.0)
@@ -129,7 +132,10 @@ def _scaled_for_display(
     if hi - lo <= 0:
         return out
     out[valid] = (values[valid] - lo) / (hi - lo)
-    return np.clip(out, 0.0, 1.0, out=out)
+    np.clip(out, 0.0, 1.0, out=out)
+    if sky is not None:
+        out[np.asarray(sky, dtype=bool)] = 0.0 if mode == "inverse_depth" else 1.0
+    return out
 
 
 #: the two greys of the checkerboard drawn where a depth map has no value (no colour map uses it)
@@ -155,6 +161,7 @@ def colorize_depth(
     colormap: str = "turbo",
     mode: str = "inverse_depth",
     percentiles: tuple[float, float] = (2.0, 98.0),
+    sky: np.ndarray | None = None,
 ) -> np.ndarray:
     """A BGR uint8 HxWx3 picture of a depth map.
 
@@ -164,6 +171,8 @@ def colorize_depth(
         colormap: one of :data:`COLORMAPS`.
         mode: ``inverse_depth`` (near objects hot, the usual disparity look) or ``depth``.
         percentiles: low and high percentiles clipped before scaling (robust to outliers).
+        sky: bool HxW or None: sky pixels are drawn as the farthest colour and left out of the
+            percentile range.
     """
     import cv2
 
@@ -183,7 +192,7 @@ def colorize_depth(
             "properties 'percentile_low'/'percentile_high': expected 0 <= low < high <= 100, "
             f"got {low} and {high}"
         )
-    scaled = _scaled_for_display(depth, mode, (low, high))
+    scaled = _scaled_for_display(depth, mode, (low, high), sky)
     gray = np.round(scaled * 255.0).astype(np.uint8)
     if colormap == "gray":
         return np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))

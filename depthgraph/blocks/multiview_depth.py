@@ -17,7 +17,7 @@ from depthgraph.blocks.depth_estimation import check_images
 from depthgraph.blocks.depth_utils import colorize_depth
 from depthgraph.engine.errors import StepInputError
 from depthgraph.engine.values import DepthMap
-from depthgraph.manifests.depth_estimation import MODEL_VERSIONS
+from depthgraph.manifests.depth_estimation import SCENE_MODEL_VERSIONS as MODEL_VERSIONS
 from depthgraph.manifests.multiview import REFERENCE_STRATEGIES, MultiViewDepthManifest
 from depthgraph.models.loading import get_model
 

@@ -143,6 +143,7 @@ class PointCloudProjectionBlock(WorkflowBlock):
         edge_threshold: float = 0.05,
         depth_scale: float = 1.0,
         coordinate_frame: str = "opencv",
+        include_sky: bool = False,
         **_: Any,
     ) -> dict[str, Any]:
         given = as_depth_map(depth, "depth")
@@ -150,7 +151,10 @@ class PointCloudProjectionBlock(WorkflowBlock):
         height, width = depth_map.shape
         matrix = camera_matrix(height, width, intrinsics, fx, fy, cx, cy, fov_degrees)
 
-        keep = given.valid_mask() & np.isfinite(depth_map) & (depth_map > 0)
+        keep = given.valid_mask()  # sky and pixels outside a crop are not valid
+        if include_sky and given.sky is not None:
+            keep = keep | given.sky
+        keep &= np.isfinite(depth_map) & (depth_map > 0)
         if remove_edges:
             keep &= ~edge_mask(depth_map, float(edge_threshold))
         if confidence is not None:

@@ -54,8 +54,33 @@ def format_value(value: Any, data_format: str) -> str:
     return str(value)
 
 
+#: data fields the detections-depth block writes in the depth map's unit (``depth_unit``)
+DEPTH_FIELDS = ("depth", "depth_min", "depth_max")
+
+
+def _with_unit(text: str, unit: Any, data_format: str) -> str:
+    """A depth label with its unit: metric depths get it appended (``3.2 m``); a relative depth
+    never carries a length unit, so a format that would add one is refused."""
+    from depthgraph.engine.values import LENGTH_UNITS_IN_METRES, RELATIVE
+
+    unit = str(unit)
+    if unit == RELATIVE or unit not in LENGTH_UNITS_IN_METRES:
+        suffix = data_format.rsplit("}", 1)[-1].strip()
+        if suffix in LENGTH_UNITS_IN_METRES:
+            raise StepInputError(
+                f"property 'data_format': {data_format!r} labels a relative depth with the unit "
+                f"{suffix!r}; relative depth has no unit (use depth-anything-v3/metric-large, or "
+                "depthgraph/metric_alignment@v1, for metres)"
+            )
+        return text
+    if text == "n/a" or text.endswith(unit):
+        return text
+    return f"{text} {unit}"
+
+
 def detection_labels(detections: Any, text: str, data_field: str, data_format: str) -> list[str]:
-    """The label of each detection for a ``text`` choice of the label manifest."""
+    """The label of each detection for a ``text`` choice of the label manifest. Depth fields
+    carry the depth map's unit: ``person 3.2 m`` when metric, a bare number when relative."""
     count = len(detections)
     names = detections.data.get("class_name")
     if names is None:
@@ -71,6 +96,7 @@ def detection_labels(detections: Any, text: str, data_field: str, data_format: s
                 f"(they have: {sorted(detections.data)})"
             )
         values = detections.data[data_field]
+    units = detections.data.get("depth_unit") if data_field in DEPTH_FIELDS else None
     labels = []
     for index in range(count):
         if text == "Class":
@@ -84,10 +110,11 @@ def detection_labels(detections: Any, text: str, data_field: str, data_format: s
             labels.append(f"{names[index]}{suffix}")
         elif text == "Index":
             labels.append(str(index))
-        elif text == "Data":
-            labels.append(format_value(values[index], data_format))
-        elif text == "Class and Data":
-            labels.append(f"{names[index]} {format_value(values[index], data_format)}")
+        elif text in ("Data", "Class and Data"):
+            value = format_value(values[index], data_format)
+            if units is not None:
+                value = _with_unit(value, units[index], data_format)
+            labels.append(value if text == "Data" else f"{names[index]} {value}")
         else:
             raise StepInputError(f"property 'text': unknown choice {text!r}")
     return labels

@@ -75,6 +75,16 @@ class ModelSize(str, Enum):
     base = "base"
 
 
+class AnyModel(str, Enum):
+    """Every checkpoint a single-image command or the weights directory knows (scenes take
+    :class:`ModelSize` only: the LARGE checkpoints have no cross-view attention)."""
+
+    small = "small"
+    base = "base"
+    metric_large = "metric-large"
+    mono_large = "mono-large"
+
+
 class CLIError(DepthgraphError):
     """A failure the CLI reports as one line."""
 

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 from typing_extensions import Annotated
 
-from depthgraph.cli.common import ModelSize, Verbose, reported, console, weights_app
+from depthgraph.cli.common import AnyModel, Verbose, reported, console, weights_app
 
 
 @weights_app.command("list")
@@ -36,25 +36,25 @@ def weights_list(verbose: Verbose = False) -> None:
 @weights_app.command("import")
 def weights_import(
     path: Annotated[Path, typer.Argument(help="A model.safetensors file or a folder holding one.")],
-    model: Annotated[ModelSize, typer.Option("--model", "-m", help="Which DA3 variant it is.")],
+    model: Annotated[AnyModel, typer.Option("--model", "-m", help="Which DA3 variant it is.")],
     verbose: Verbose = False,
 ) -> None:
     """Check a checkpoint against the DA3 tensor names and copy it into the weights directory."""
     with reported(verbose):
-        from depthgraph.weights_store import import_weights
+        from depthgraph.weights_store import import_weights, weights_folder_name
 
         target = import_weights(path, model.value)
-        console.print(f"imported {path} as DA3-{model.value} -> {target}", highlight=False)
+        console.print(f"imported {path} as {weights_folder_name(model.value)} -> {target}", highlight=False)
 
 
 @weights_app.command("download")
 def weights_download(
-    model: Annotated[ModelSize, typer.Option("--model", "-m", help="Which DA3 variant.")],
+    model: Annotated[AnyModel, typer.Option("--model", "-m", help="Which DA3 variant.")],
     verbose: Verbose = False,
 ) -> None:
     """Download a checkpoint from the Hugging Face hub into the weights directory."""
     with reported(verbose):
-        from depthgraph.weights_store import download_weights
+        from depthgraph.weights_store import download_weights, weights_folder_name
 
         target = download_weights(model.value)
-        console.print(f"DA3-{model.value} from the hub is in place: {target}", highlight=False)
+        console.print(f"{weights_folder_name(model.value)} from the hub is in place: {target}", highlight=False)

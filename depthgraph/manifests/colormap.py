@@ -86,6 +86,13 @@ class DepthColormapManifest(BlockManifest):
     alpha: Union[Number(ge=0.0, le=1.0), Selector(kind=[FLOAT_KIND])] = Field(  # type: ignore[valid-type]
         default=0.6, description="Weight of the colour map when blending over 'image' (0..1)."
     )
+    color_bar: bool = Field(
+        default=False,
+        description=(
+            "Append a colour bar on the right with the depth at both ends and its unit "
+            "('m' for metric depth, 'relative' otherwise); the picture gets wider."
+        ),
+    )
 
     @model_validator(mode="after")
     def _check_ranges(self) -> "DepthColormapManifest":

@@ -32,7 +32,9 @@ class DepthStabilizerManifest(BlockManifest):
                 "aligns each new frame to it with a robust least-squares scale and shift; and "
                 "smooths the normalisation range with a time constant in seconds. A frame that "
                 "cannot be aligned (a cut) restarts the estimate. Still images (no video "
-                "metadata) are passed through with per-frame normalisation."
+                "metadata) are passed through with per-frame normalisation. A metric depth (in "
+                "metres, from depth-anything-v3/metric-large) is never re-scaled: it passes "
+                "through unchanged and only its normalisation range is smoothed."
             ),
             "license": "Apache-2.0",
             "block_type": "transformation",

@@ -110,6 +110,13 @@ class PointCloudProjectionManifest(BlockManifest):
         default="opencv",
         description="opencv: x right, y down, z forward; opengl: x right, y up, z backward.",
     )
+    include_sky: bool = Field(
+        default=False,
+        description=(
+            "Keep the pixels the depth marks as sky (metric-large, mono-large give them one "
+            "far fill value, not a real distance); left out by default."
+        ),
+    )
 
     @field_validator("fov_degrees")
     @classmethod

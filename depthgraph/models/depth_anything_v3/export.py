@@ -38,6 +38,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from depthgraph.output_root import write_file
+
 from .network import DA3Network
 from .preprocess import MEAN, STD
 
@@ -219,8 +221,8 @@ def export_network(
     graph = ExportGraph(copy_network(network)).eval()
     h, w = sample_hw
     sample = torch.randint(0, 256, (2, h, w, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+
+    def write(tmp: Path) -> None:
         with _dynamic_tables(graph.network), torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # TracerWarnings and the exporter's deprecation note
             torch.onnx.export(
@@ -241,9 +243,8 @@ def export_network(
             )
         if fp16:
             _store_weights_fp16(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+
+    write_file(path, write, prop="path")
     return path
 
 

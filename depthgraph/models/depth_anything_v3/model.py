@@ -20,7 +20,7 @@ from .network import DA3Network
 from .pose_conditioning import aligned_outputs, check_units, condition_on_cameras
 from .pose_input import check_cameras
 from .preprocess import preprocess, to_rgb_uint8
-from .recipe import canonical_variant, is_recipe_state, recipe_tensor
+from .recipe import LARGE_VARIANTS, canonical_variant, is_recipe_state, recipe_tensor
 from .reference import DEFAULT_STRATEGY, Reference, check_reference
 from .scene import ScenePrediction, build_scene_prediction, prepare_views
 from .weights import PREFIX, StandInWeightsWarning, load_into, read_checkpoint, resolve_weights
@@ -33,6 +33,12 @@ MODEL_IDS = {
     "depth-anything-v3/base": "base",
     "da3-small": "small",
     "da3-base": "base",
+    "depth-anything-v3/metric-large": "metric-large",
+    "depth-anything-v3/mono-large": "mono-large",
+    "da3metric-large": "metric-large",
+    "da3mono-large": "mono-large",
+    "metric-large": "metric-large",
+    "mono-large": "mono-large",
 }
 
 _DTYPE_NAMES = {
@@ -44,18 +50,49 @@ _DTYPE_NAMES = {
 
 @dataclass
 class DepthPrediction:
-    """Everything DA3 predicts for one image, at the INPUT image's size (H0, W0)."""
+    """Everything DA3 predicts for one image, at the INPUT image's size (H0, W0).
 
-    depth: np.ndarray  # (H0, W0) float32, larger = farther, relative
-    confidence: np.ndarray  # (H0, W0) float32, >= 1
+    metric-large / mono-large have no confidence and no pose (``None``); their ``intrinsics``
+    are the ones USED (given, from ``fov``, or estimated by DA3-SMALL: ``intrinsics_source``),
+    ``None`` for mono-large unless given.
+    """
+
+    depth: np.ndarray  # (H0, W0) float32, larger = farther; metres when unit == "m"
+    confidence: np.ndarray  # (H0, W0) float32, >= 1 (None for the LARGE checkpoints)
     intrinsics: np.ndarray  # (3, 3) float32, pixels of the input image
     fov: tuple[float, float]  # (horizontal, vertical) degrees
     processed_size: tuple[int, int]  # (h, w) the network saw
     extrinsics: np.ndarray  # (3, 4) float32 world-to-camera (arbitrary for one view)
+    unit: str = "relative"  # "m" (metric-large given a focal length) or "relative"
+    sky: np.ndarray | None = None  # (H0, W0) bool, sky score >= 0.5 (LARGE checkpoints only)
+    sky_score: np.ndarray | None = None  # (H0, W0) float32 sky score, resized bilinear
+    sky_fill: float | None = None  # depth given to sky pixels at network resolution (before metres)
+    intrinsics_source: str | None = None  # "given", "fov", "estimated by DA3-SMALL" (or None)
+    metric_scale: float | None = None  # metres per canonical unit ((fx + fy) / 2 / 300, network px)
+    model: str = ""  # checkpoint name, e.g. "DA3METRIC-LARGE"
+
+    @property
+    def is_metric(self) -> bool:
+        return self.unit != "relative"
+
+    def to_depth_map(self, parent_id: str | None = None):
+        """This depth as a :class:`depthgraph.engine.values.DepthMap` (unit, sky and validity)."""
+        from depthgraph.engine.values import DepthMap
+
+        source = ""
+        if self.is_metric:
+            how = {"given": "from the given intrinsics", "fov": "from the given field of view"}.get(
+                self.intrinsics_source or "given", self.intrinsics_source
+            )
+            source = f"{self.model or 'DA3'}, focal length {how}"
+        valid = None if self.sky is None else ~self.sky
+        return DepthMap(values=self.depth, unit=self.unit, valid=valid, sky=self.sky,
+                        source=source, parent_id=parent_id)  # fmt: skip
 
 
 def parse_model_id(model_id: str) -> str:
-    """``"depth-anything-v3/small"`` / ``"da3-small"`` (and base) -> ``"small"`` / ``"base"``."""
+    """``"depth-anything-v3/small"`` / ``"da3-small"`` (base, metric-large, mono-large likewise)
+    -> ``"small"`` / ``"base"`` / ``"metric-large"`` / ``"mono-large"``."""
     key = str(model_id).strip().lower()
     if key not in MODEL_IDS:
         known = ", ".join(repr(k) for k in MODEL_IDS)
@@ -364,7 +401,8 @@ class AutoModel:
         backend: str | None = None,
         opset: int | None = None,
     ) -> "DepthAnything3 | ExportedDepthModel":
-        """Load DA3 small or base.
+        """Load DA3 small or base (or metric-large / mono-large, torch backend only: see
+        :mod:`.large_model`).
 
         ``weights``: a ``model.safetensors``, a ``.pt``/``.pth`` state dict, or a directory with
         ``model.safetensors``; else ``$DEPTHGRAPH_WEIGHTS_DIR/DA3-SMALL/model.safetensors``
@@ -383,6 +421,16 @@ class AutoModel:
         if int(process_res) < 14:
             raise ValueError(f"process_res must be >= 14, got {process_res}")
         backend = check_backend(backend) if backend else current_backend()
+        if variant in LARGE_VARIANTS:
+            if backend != "torch":
+                raise ValueError(
+                    f"model {model_id!r}: only the torch backend runs the LARGE checkpoints "
+                    f"(asked for {backend!r}; ONNX export covers small and base)"
+                )
+            from .large_model import load_large  # the module imports this one
+
+            return load_large(variant, weights=weights, device=device, dtype=dtype,  # type: ignore[return-value]
+                              process_res=process_res, api_key=api_key)  # fmt: skip
         if backend != "torch":
             return _load_exported(variant, weights, api_key, backend, process_res, opset, dtype, device)
         start = time.perf_counter()

@@ -20,17 +20,26 @@ import numpy as np
 _KEYS_DIR = Path(__file__).resolve().parent / "keys"
 
 #: canonical variant name -> (checkpoint model_name, weights folder name)
-_VARIANTS = {"small": ("da3-small", "DA3-SMALL"), "base": ("da3-base", "DA3-BASE")}
+_VARIANTS = {
+    "small": ("da3-small", "DA3-SMALL"),
+    "base": ("da3-base", "DA3-BASE"),
+    "metric-large": ("da3metric-large", "DA3METRIC-LARGE"),
+    "mono-large": ("da3mono-large", "DA3MONO-LARGE"),
+}
+#: the single-image LARGE checkpoints (plain ViT-L + DPT + sky; see ``large_config``)
+LARGE_VARIANTS = ("metric-large", "mono-large")
 
 
 def canonical_variant(variant: str) -> str:
-    """Map ``"small"``, ``"da3-small"``, ``"depth-anything-v3/small"`` (and base) to ``"small"``/``"base"``."""
+    """Map ``"small"``, ``"da3-small"``, ``"depth-anything-v3/small"`` (and base) to ``"small"``/``"base"``;
+    ``"metric-large"``, ``"da3metric-large"``, ``"DA3METRIC-LARGE"`` (and mono) to ``"metric-large"``/``"mono-large"``."""
     name = str(variant).strip().lower()
-    for prefix in ("depth-anything-v3/", "depth-anything/", "da3-", "da3_"):
+    for prefix in ("depth-anything-v3/", "depth-anything/", "da3-", "da3_", "da3"):
         if name.startswith(prefix):
             name = name[len(prefix):]
     if name not in _VARIANTS:
-        raise ValueError(f"unknown DA3 variant {variant!r}; known: 'small', 'base'")
+        known = ", ".join(repr(v) for v in _VARIANTS)
+        raise ValueError(f"unknown DA3 variant {variant!r}; known: {known}")
     return name
 
 
@@ -89,6 +98,16 @@ def recipe_state_dict(variant: str) -> dict[str, np.ndarray]:
 def checkpoint_config(variant: str) -> dict:
     """A ``config.json`` body shaped like the hub's: ``{"model_name": ..., "config": {...}}``."""
     variant = canonical_variant(variant)
+    if variant in LARGE_VARIANTS:
+        return {
+            "model_name": _VARIANTS[variant][0],
+            "config": {
+                "backbone": {"name": "vitl", "embed_dim": 1024, "depth": 24, "num_heads": 16,
+                             "out_layers": [4, 11, 17, 23], "alt_start": -1, "rope_start": -1,
+                             "qknorm_start": -1, "cat_token": False},
+                "head": {"name": "dpt", "features": 256, "out_channels": [256, 512, 1024, 1024], "sky": True},
+            },
+        }  # fmt: skip
     wide = variant == "base"
     return {
         "model_name": _VARIANTS[variant][0],
@@ -114,7 +133,8 @@ def checkpoint_config(variant: str) -> dict:
 
 
 def weights_folder_name(variant: str) -> str:
-    """The folder name under ``$DEPTHGRAPH_WEIGHTS_DIR`` (``DA3-SMALL`` / ``DA3-BASE``)."""
+    """The folder name under ``$DEPTHGRAPH_WEIGHTS_DIR`` (``DA3-SMALL``, ``DA3-BASE``,
+    ``DA3METRIC-LARGE``, ``DA3MONO-LARGE``)."""
     return _VARIANTS[canonical_variant(variant)][1]
 
 

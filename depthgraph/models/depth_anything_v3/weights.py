@@ -33,7 +33,12 @@ PREFIX = "model."
 UNUSED_GROUPS: tuple[str, ...] = (r"^cam_enc\.", r"^head\.scratch\.[^.]*_aux(\.|$)")
 _UNUSED_RE = re.compile("|".join(UNUSED_GROUPS))
 
-HUB_REPOS = {"small": "depth-anything/DA3-SMALL", "base": "depth-anything/DA3-BASE"}
+HUB_REPOS = {
+    "small": "depth-anything/DA3-SMALL",
+    "base": "depth-anything/DA3-BASE",
+    "metric-large": "depth-anything/DA3METRIC-LARGE",
+    "mono-large": "depth-anything/DA3MONO-LARGE",
+}
 WEIGHTS_ENV = "DEPTHGRAPH_WEIGHTS_DIR"
 DEFAULT_WEIGHTS_DIR = "~/.cache/depthgraph/weights"
 
@@ -128,7 +133,7 @@ def _download(variant: str, api_key: str | None) -> Path:
             return Path(hf_hub_download(repo, "model.safetensors", token=api_key, cache_dir=cache_dir))
         except Exception as exc:  # network errors, missing repo, auth...
             state = f"download failed ({type(exc).__name__}: {exc})"
-    raise WeightsNotFoundError(f"no weights for DA3-{variant.upper()}: {state}; {how_to_get(variant)}") from None
+    raise WeightsNotFoundError(f"no weights for {weights_folder_name(variant)}: {state}; {how_to_get(variant)}") from None
 
 
 def _hub_reachable(timeout: float = 3.0) -> bool:
@@ -228,14 +233,17 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, "object"]:
     return _read_torch(path)
 
 
-def load_into(module, state: Mapping[str, "object"], source: str | os.PathLike) -> tuple[str, ...]:
+def load_into(
+    module, state: Mapping[str, "object"], source: str | os.PathLike, *, allow_unused: bool = True
+) -> tuple[str, ...]:
     """Copy ``state`` (official names, ``model.`` prefix optional) into ``module`` strictly.
 
     Every parameter of ``module`` must be present with its exact shape, except that an optional
     group (:data:`UNUSED_GROUPS`, e.g. the camera encoder) may be missing AS A WHOLE; every
-    tensor in ``state`` must be used unless it belongs to :data:`UNUSED_GROUPS`. Errors name
-    ``source`` and the tensor. Returns the names of the module's parameters left unloaded
-    (those of wholly absent optional groups).
+    tensor in ``state`` must be used unless it belongs to :data:`UNUSED_GROUPS`. With
+    ``allow_unused=False`` (the LARGE checkpoints, which have no such groups) every tensor must
+    be used and every parameter present. Errors name ``source`` and the tensor. Returns the
+    names of the module's parameters left unloaded (those of wholly absent optional groups).
     """
     import torch
 
@@ -247,10 +255,10 @@ def load_into(module, state: Mapping[str, "object"], source: str | os.PathLike) 
         short = name[len(PREFIX):] if prefixed and name.startswith(PREFIX) else name
         if short in expected:
             found[short] = tensor
-        elif not is_unused(short):
+        elif not (allow_unused and is_unused(short)):
             unexpected.append(name)
     shown = PREFIX if prefixed else ""
-    absent = tuple(k for k in expected if k not in found and is_unused(k))
+    absent = tuple(k for k in expected if k not in found and is_unused(k)) if allow_unused else ()
     if absent and any(k in found for k in expected if is_unused(k) and k.split(".")[0] == absent[0].split(".")[0]):
         raise WeightsError(f"{source}: missing tensor {shown + absent[0]!r} (the file has only part of its group)")
     expected = {k: v for k, v in expected.items() if k not in absent}

@@ -1,0 +1,49 @@
+"""A colour bar for a colour-mapped depth picture: the map's gradient with the depth at its two
+ends and the depth's unit ("m", or "relative" for a depth without one). numpy and OpenCV only."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from depthgraph.blocks.depth_utils import COLORMAPS
+
+
+def _label(value: float, unit: str) -> str:
+    if not np.isfinite(value):
+        return "n/a"
+    text = f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+    return text if unit == "relative" else f"{text} {unit}"
+
+
+def depth_range_ends(low: float, high: float, mode: str) -> tuple[float, float]:
+    """(depth at the hot end, depth at the cold end) for a display range ``low..high`` in the
+    mode's values (inverse depth: hot = near = 1/high; depth: hot = far = high)."""
+    if mode == "inverse_depth":
+        return (1.0 / high if high > 0 else float("inf"), 1.0 / low if low > 0 else float("inf"))
+    return high, low
+
+
+def add_color_bar(picture: np.ndarray, colormap: str, hot_depth: float, cold_depth: float, unit: str) -> np.ndarray:
+    """``picture`` (BGR uint8 HxWx3) with a bar appended on its right: hot end at the top, the
+    depth at both ends written beside it, the unit under the bottom label."""
+    import cv2
+
+    h = picture.shape[0]
+    bar_w = max(12, h // 24)
+    text_w = max(72, h // 5)
+    ramp = np.linspace(255, 0, h).astype(np.uint8)[:, None].repeat(bar_w, axis=1)
+    if colormap == "gray":
+        bar = np.repeat(ramp[:, :, None], 3, axis=2)
+    else:
+        bar = cv2.applyColorMap(ramp, getattr(cv2, COLORMAPS[colormap]))
+    panel = np.full((h, text_w, 3), 255, np.uint8)
+    scale = max(0.3, min(1.0, h / 600))
+    thickness = 1
+    line = int(22 * scale) + 4
+    cv2.putText(panel, _label(hot_depth, unit), (4, line), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness, cv2.LINE_AA)
+    cv2.putText(panel, _label(cold_depth, unit), (4, h - 6 - (line if h > 3 * line else 0)),
+                cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness, cv2.LINE_AA)  # fmt: skip
+    if h > 3 * line:
+        cv2.putText(panel, "relative" if unit == "relative" else f"depth ({unit})", (4, h - 6),
+                    cv2.FONT_HERSHEY_SIMPLEX, scale, (80, 80, 80), thickness, cv2.LINE_AA)  # fmt: skip
+    return np.ascontiguousarray(np.concatenate([picture, bar, panel], axis=1))
