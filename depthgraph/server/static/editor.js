@@ -56,7 +56,21 @@ on("changed", ({ definitionChanged }) => {
   decorateAll();
   scheduleMinimap();
 });
-on("errors", () => { decorateAll(); renderProperties(); updateRunButton(); scheduleMinimap(); });
+// A validation answer arriving while a person types in the properties panel must not rebuild the
+// field under their cursor (their text and focus would vanish): rebuild once focus leaves the panel.
+let propertiesWaiting = false;
+function renderPropertiesWhenIdle() {
+  const body = document.querySelector(".dg-props-body");
+  if (body && body.contains(document.activeElement)) {
+    if (!propertiesWaiting) {
+      propertiesWaiting = true;
+      body.addEventListener("focusout", () => setTimeout(() => { propertiesWaiting = false; renderPropertiesWhenIdle(); }, 0), { once: true });
+    }
+    return;
+  }
+  renderProperties();
+}
+on("errors", () => { decorateAll(); renderPropertiesWhenIdle(); updateRunButton(); scheduleMinimap(); });
 on("run-state", () => { decorateAll(); scheduleMinimap(); });
 on("selection", renderProperties);
 on("pointerup", syncSelection);
