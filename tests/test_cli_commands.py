@@ -150,6 +150,23 @@ def test_run_bad_workflow_one_line_and_verbose_traceback(tmp_path, image_dir):
     assert missing.exit_code == 1 and "no such workflow file" in missing.output
 
 
+def test_run_verbose_prints_each_step_as_it_runs(workflow_file, image_dir, tmp_path):
+    """The engine's step events reach the terminal: with --verbose and one image, a line per step
+    start and finish, in execution order; without --verbose, none."""
+    steps = [s["name"] for s in fake_depth_workflow()["steps"]]
+    one = image_dir / "img0.png"
+    result = invoke("run", workflow_file, "--image", one, "--output-dir", tmp_path / "a", "--verbose")
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("step ")]
+    total = len(steps)
+    assert len(lines) == 2 * total, result.output
+    for index, name in enumerate(steps):
+        assert lines[2 * index].startswith(f"step {index + 1}/{total} {name} (") and lines[2 * index].endswith("started")
+        assert lines[2 * index + 1].startswith(f"step {index + 1}/{total} {name} (") and " finished in " in lines[2 * index + 1]
+    quiet = invoke("run", workflow_file, "--image", one, "--output-dir", tmp_path / "b")
+    assert quiet.exit_code == 0 and not any(line.startswith("step ") for line in quiet.output.splitlines())
+
+
 # --- validate / describe ---------------------------------------------------------------------------
 
 

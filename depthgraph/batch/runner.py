@@ -17,6 +17,7 @@ from typing import Any, Callable
 from depthgraph.batch.errors import FatalRunError
 from depthgraph.batch.folders import check_output_dir, write_job
 from depthgraph.batch.jobs import ImageJob, JobResult, RunSummary
+from depthgraph.engine.progress import StepCallback
 from depthgraph.engine.workflow import Workflow
 from depthgraph.errors import is_fatal
 from depthgraph.output_root import writing_under
@@ -29,8 +30,12 @@ _WEIGHTS_HINT = (" From the command line: 'depthgraph weights import PATH --mode
 
 
 def run_jobs(workflow: Workflow, jobs: list[ImageJob], params: dict[str, Any], output_dir: Path,
-             batch_size: int = 1, on_progress: Progress | None = None) -> RunSummary:
+             batch_size: int = 1, on_progress: Progress | None = None,
+             on_step: StepCallback | None = None) -> RunSummary:
     """Run every job (``batch_size`` at a time), writing outputs under ``output_dir/<folder>``.
+
+    ``on_progress`` hears of each finished batch, ``on_step`` of each workflow step starting and
+    finishing (:class:`~depthgraph.engine.progress.StepEvent`).
 
     The output folder is checked first (:class:`~depthgraph.batch.errors.RunSetupError`). On
     Ctrl-C the summary holds the jobs finished so far and ``interrupted`` is set; no half-written
@@ -45,7 +50,8 @@ def run_jobs(workflow: Workflow, jobs: list[ImageJob], params: dict[str, Any], o
         # sink blocks (PLY export...) write only under -o; paths they give back start with -o
         with writing_under(output_dir, shown_as=output_dir):
             for offset in range(0, len(jobs), size):
-                items.extend(run_batch(workflow, jobs[offset: offset + size], params, output_dir))
+                items.extend(run_batch(workflow, jobs[offset: offset + size], params, output_dir,
+                                       on_step=on_step))
                 if on_progress is not None:
                     on_progress(len(items), time.perf_counter() - start)
     except KeyboardInterrupt:
@@ -55,7 +61,7 @@ def run_jobs(workflow: Workflow, jobs: list[ImageJob], params: dict[str, Any], o
 
 
 def run_batch(workflow: Workflow, batch: list[ImageJob], params: dict[str, Any],
-              output_dir: Path) -> list[JobResult]:
+              output_dir: Path, on_step: StepCallback | None = None) -> list[JobResult]:
     """Run one batch of jobs in one workflow call and write each result; one result per job.
 
     Each job loads its own inputs (:meth:`ImageJob.load`); one that cannot be loaded is recorded
@@ -73,7 +79,7 @@ def run_batch(workflow: Workflow, batch: list[ImageJob], params: dict[str, Any],
             results[index] = _stop_if_fatal(job_failure(job, exc, 0.0), exc)
     if loaded:
         try:
-            outputs = _run_workflow(workflow, [inputs for _, _, inputs in loaded], params)
+            outputs = _run_workflow(workflow, [inputs for _, _, inputs in loaded], params, on_step)
             per = (time.perf_counter() - t0) / len(loaded)
             for (index, job, _), result in zip(loaded, outputs):
                 results[index] = _write(job, result, output_dir, per)
@@ -85,7 +91,7 @@ def run_batch(workflow: Workflow, batch: list[ImageJob], params: dict[str, Any],
                 for index, job, inputs in loaded:
                     t1 = time.perf_counter()
                     try:
-                        result = _run_workflow(workflow, [inputs], params)[0]
+                        result = _run_workflow(workflow, [inputs], params, on_step)[0]
                         results[index] = _write(job, result, output_dir, time.perf_counter() - t1)
                     except Exception as inner:  # noqa: BLE001
                         failed = job_failure(job, inner, time.perf_counter() - t1)
@@ -112,13 +118,13 @@ def _stop_if_fatal(result: JobResult, exc: BaseException) -> JobResult:
     return result
 
 
-def _run_workflow(workflow: Workflow, inputs: list[dict[str, Any]],
-                  params: dict[str, Any]) -> list[dict[str, Any]]:
+def _run_workflow(workflow: Workflow, inputs: list[dict[str, Any]], params: dict[str, Any],
+                  on_step: StepCallback | None = None) -> list[dict[str, Any]]:
     """One workflow call over the jobs' inputs (each image input gets a list, one per job)."""
     batch: dict[str, Any] = dict(params)
     for name in inputs[0]:
         batch[name] = [job_inputs[name] for job_inputs in inputs]
-    results = workflow.run_inputs(batch)
+    results = workflow.run_inputs(batch, on_step=on_step)
     if len(results) != len(inputs):
         raise RuntimeError(f"workflow gave {len(results)} results for {len(inputs)} images")
     return results

@@ -10,6 +10,7 @@ from rich.table import Table
 from depthgraph.batch import ImageJob, RunSummary, check_output_dir, run_jobs
 from depthgraph.cli.common import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, CLIError,
                                    check_weights_first, console, err_console)
+from depthgraph.engine.progress import StepEvent
 from depthgraph.engine.workflow import Workflow
 
 
@@ -91,15 +92,25 @@ def execute_jobs(workflow: Workflow, jobs: list[ImageJob], params: dict[str, Any
     if len(jobs) > 1 and not quiet:
         columns = [TextColumn("[progress.description]{task.description}"), BarColumn(),
                    MofNCompleteColumn(), TextColumn("{task.fields[rate]} img/s"),
-                   TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn()]
+                   TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+                   TextColumn("{task.fields[step]}")]
         with Progress(*columns, console=err_console, transient=False) as progress:
-            task = progress.add_task("images", total=len(jobs), rate="-")
+            task = progress.add_task("images", total=len(jobs), rate="-", step="")
 
             def advance(done: int, seconds: float) -> None:
                 rate = f"{done / seconds:.2f}" if seconds > 0 else "-"
                 progress.update(task, completed=done, rate=rate)
 
-            summary = run_jobs(workflow, jobs, params, output_dir, batch_size, on_progress=advance)
+            def show_step(event: StepEvent) -> None:  # the step running now, beside the bar
+                running = event.phase == "started"
+                progress.update(task, step=f"step {event.index + 1}/{event.total} {event.step}" if running else "")
+
+            summary = run_jobs(workflow, jobs, params, output_dir, batch_size, on_progress=advance,
+                               on_step=show_step)
     else:
-        summary = run_jobs(workflow, jobs, params, output_dir, batch_size)
+        def print_step(event: StepEvent) -> None:  # --verbose: a line per step
+            err_console.print(event.describe(), highlight=False, markup=False)
+
+        summary = run_jobs(workflow, jobs, params, output_dir, batch_size,
+                           on_step=print_step if verbose and not quiet else None)
     return print_summary(summary, output_dir, verbose)

@@ -49,7 +49,7 @@ weights_app = typer.Typer(
 )
 app.add_typer(weights_app, name="weights")
 
-Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Print tracebacks on failure.")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Print tracebacks on failure; with one image, also a line per workflow step as it runs.")]
 Device = Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1, mps (default: automatic).")]
 
 
