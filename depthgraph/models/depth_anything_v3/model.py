@@ -125,18 +125,11 @@ class DepthAnything3(ModelWrapper):
                 results[i] = _postprocess(out, j, rgbs[i].shape[:2])
         return results  # type: ignore[return-value]
 
-    def predict_scene(
-        self,
-        images: Any,
-        extrinsics: Any = None,
-        intrinsics: Any = None,
-        align_to_input_scale: bool = True,
-        units: str | None = None,
-        *,
-        reference: Reference = DEFAULT_STRATEGY,
-    ) -> ScenePrediction:
+    def predict_scene(self, images: Any, *cameras: Any, **options: Any) -> ScenePrediction:
         """Several views of ONE scene in one pass: depth that agrees across views, each view's
-        intrinsics and its pose in one shared world frame (see :mod:`.scene`).
+        intrinsics and its pose in one shared world frame (see :mod:`.scene`). Arguments after
+        ``images`` as :meth:`predict_scene_rgb`: ``extrinsics=None, intrinsics=None,
+        align_to_input_scale=True, units=None, *, reference="saddle_balanced"``.
 
         ``images``: 1..N inputs of any kind :meth:`predict` accepts. ``reference``: the view
         that defines the world frame, one of ``"saddle_balanced"`` (default), ``"first"``,
@@ -158,9 +151,7 @@ class DepthAnything3(ModelWrapper):
         if not items:
             raise ValueError("predict_scene needs at least one image")
         rgbs = [to_rgb_uint8(img, i) for i, img in enumerate(items)]
-        return self.predict_scene_rgb(
-            rgbs, extrinsics, intrinsics, align_to_input_scale, units, reference=reference
-        )  # fmt: skip
+        return self.predict_scene_rgb(rgbs, *cameras, **options)
 
     def predict_scene_rgb(
         self,
