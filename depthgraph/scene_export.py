@@ -164,7 +164,7 @@ def read_colmap_images(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarr
 # --- one call for everything -------------------------------------------------------------------
 
 
-def _pose_summary(prediction) -> dict:
+def pose_summary(prediction) -> dict:
     """Known cameras (da3-poses): the depth's unit, the frame and the fit; nothing otherwise."""
     alignment = getattr(prediction, "pose_alignment", None)
     if alignment is None:
@@ -259,7 +259,7 @@ def export_scene(directory: str | Path, prediction, sources: list[Path], *,
              "extrinsics_world_to_camera": np.asarray(c.extrinsics, dtype=np.float64).tolist()}
             for c in cameras
         ],  # fmt: skip
-        **_pose_summary(prediction),
+        **pose_summary(prediction),
         "files": ["scene.ply", "scene.glb", "transforms.json", "colmap/cameras.txt",
                   "colmap/images.txt", "colmap/points3D.txt", "images/", "views/"],  # fmt: skip
     }

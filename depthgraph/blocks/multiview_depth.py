@@ -20,6 +20,7 @@ from depthgraph.engine.values import DepthMap
 from depthgraph.manifests.depth_estimation import SCENE_MODEL_VERSIONS as MODEL_VERSIONS
 from depthgraph.manifests.multiview import REFERENCE_STRATEGIES, MultiViewDepthManifest
 from depthgraph.models.loading import get_model
+from depthgraph.scene_export import pose_summary
 
 
 class SceneValue:
@@ -49,19 +50,8 @@ class SceneValue:
             "processed_size": list(p.processed_size),
             "intrinsics": [np.asarray(v.intrinsics).tolist() for v in p.views],
             "extrinsics": [np.asarray(v.extrinsics).tolist() for v in p.views],
-            **_pose_summary(p),
+            **pose_summary(p),
         }
-
-
-def _pose_summary(prediction: Any) -> dict[str, Any]:
-    alignment = getattr(prediction, "pose_alignment", None)
-    if alignment is None:
-        return {}
-    return {
-        "depth_unit": prediction.unit,
-        "frame": "given cameras" if prediction.aligned_to_input else "network",
-        "pose_alignment": alignment.to_dict(),
-    }
 
 
 def _reference(value: Any, count: int) -> Any:
