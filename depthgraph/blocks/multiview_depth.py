@@ -20,7 +20,6 @@ from depthgraph.engine.values import DepthMap
 from depthgraph.manifests.depth_estimation import SCENE_MODEL_VERSIONS as MODEL_VERSIONS
 from depthgraph.manifests.multiview import REFERENCE_STRATEGIES, MultiViewDepthManifest
 from depthgraph.models.loading import get_model
-from depthgraph.scene_export import pose_summary
 
 
 class SceneValue:
@@ -40,6 +39,8 @@ class SceneValue:
 
     def model_dump(self) -> dict[str, Any]:
         """A JSON-able summary (what a workflow output of kind ``scene`` serialises to)."""
+        from depthgraph.models.depth_anything_v3.scene import pose_summary
+
         p = self.prediction
         return {
             "type": "scene",
