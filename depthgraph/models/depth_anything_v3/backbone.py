@@ -129,14 +129,20 @@ def rope_tables(ph: int, pw: int, head_dim: int, base: float, flat: bool) -> tup
     Patch (r, c) sits at (r + 1, c + 1) and token 0 at (0, 0); with ``flat`` (global blocks)
     every patch sits at (1, 1). The first half of head_dim follows the row, the second the column.
     """
-    half = head_dim // 2
-    inv_freq = 1.0 / base ** (torch.arange(0, half, 2, dtype=torch.float32) / half)
     if flat:
         rows = torch.ones(ph * pw)
         cols = torch.ones(ph * pw)
     else:
         rows = torch.arange(1, ph + 1, dtype=torch.float32).repeat_interleave(pw)
         cols = torch.arange(1, pw + 1, dtype=torch.float32).repeat(ph)
+    return rope_from_positions(rows, cols, head_dim, base)
+
+
+def rope_from_positions(rows: Tensor, cols: Tensor, head_dim: int, base: float) -> tuple[Tensor, Tensor]:
+    """The tables of :func:`rope_tables` for the patches' (row, col) positions; token 0 is
+    put at (0, 0) here. Also used with positions computed in an ONNX graph (:mod:`.export`)."""
+    half = head_dim // 2
+    inv_freq = 1.0 / base ** (torch.arange(0, half, 2, dtype=torch.float32) / half)
     rows = torch.cat([torch.zeros(1), rows])
     cols = torch.cat([torch.zeros(1), cols])
     ang_r = rows[:, None] * inv_freq[None]  # (N, half/2)
