@@ -89,6 +89,20 @@ def best_of(fn: Any, repeats: int, inner: int) -> float:
     return min(times)
 
 
+def step_events_and_platform(registry: Any, frame: np.ndarray, repeats: int, inner: int) -> None:
+    """Step progress events (on_step): what a callback that keeps each event costs per step;
+    then the Python, numpy and processor the numbers come from."""
+    wf = Workflow.from_definition(chain(50, "bench/pass@v1"), registry=registry)
+    events: list[Any] = []
+    wf.run(image=frame, on_step=events.append)
+    plain = best_of(lambda: wf.run(image=frame), repeats, max(inner // 4, 5))
+    events.clear()
+    with_events = best_of(lambda: wf.run(image=frame, on_step=events.append), repeats, max(inner // 4, 5))
+    print(f"run, 50 steps x 1 image, on_step kept:  {with_events * 1e3:8.3f} ms per run vs {plain * 1e3:.3f} ms "
+          f"without: {(with_events - plain) / 50 * 1e6:+6.2f} us per step (two events per step)")
+    print(f"python {sys.version.split()[0]}, numpy {np.__version__}, {platform.processor() or platform.machine()}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
@@ -122,16 +136,7 @@ def main() -> None:
             )
     print("(whole run time divided by steps x images: includes input decoding and the trivial blocks)")
 
-    # step progress events (on_step): what a callback that keeps each event costs per step
-    wf = Workflow.from_definition(chain(50, "bench/pass@v1"), registry=registry)
-    events: list[Any] = []
-    wf.run(image=frame, on_step=events.append)
-    plain = best_of(lambda: wf.run(image=frame), repeats, max(inner // 4, 5))
-    events.clear()
-    with_events = best_of(lambda: wf.run(image=frame, on_step=events.append), repeats, max(inner // 4, 5))
-    print(f"run, 50 steps x 1 image, on_step kept:  {with_events * 1e3:8.3f} ms per run vs {plain * 1e3:.3f} ms "
-          f"without: {(with_events - plain) / 50 * 1e6:+6.2f} us per step (two events per step)")
-    print(f"python {sys.version.split()[0]}, numpy {np.__version__}, {platform.processor() or platform.machine()}")
+    step_events_and_platform(registry, frame, repeats, inner)
 
 
 def roboflow_main(repeats: int) -> None:
@@ -219,16 +224,7 @@ def roboflow_main(repeats: int) -> None:
         print(f"run, {n_steps} steps x {batch} images, {label}: {per * 1e6:8.1f} us per step per image ({per / baseline:5.1f}x)")
     print("(whole run time divided by steps x images: includes input decoding and the trivial blocks)")
 
-    # step progress events (on_step): what a callback that keeps each event costs per step
-    wf = Workflow.from_definition(chain(50, "bench/pass@v1"), registry=registry)
-    events: list[Any] = []
-    wf.run(image=frame, on_step=events.append)
-    plain = best_of(lambda: wf.run(image=frame), repeats, max(inner // 4, 5))
-    events.clear()
-    with_events = best_of(lambda: wf.run(image=frame, on_step=events.append), repeats, max(inner // 4, 5))
-    print(f"run, 50 steps x 1 image, on_step kept:  {with_events * 1e3:8.3f} ms per run vs {plain * 1e3:.3f} ms "
-          f"without: {(with_events - plain) / 50 * 1e6:+6.2f} us per step (two events per step)")
-    print(f"python {sys.version.split()[0]}, numpy {np.__version__}, {platform.processor() or platform.machine()}")
+    step_events_and_platform(registry, frame, repeats, inner)
 
 
 if __name__ == "__main__":

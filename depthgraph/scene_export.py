@@ -164,18 +164,6 @@ def read_colmap_images(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarr
 # --- one call for everything -------------------------------------------------------------------
 
 
-def _pose_summary(prediction) -> dict:
-    """Known cameras (da3-poses): the depth's unit, the frame and the fit; nothing otherwise."""
-    alignment = getattr(prediction, "pose_alignment", None)
-    if alignment is None:
-        return {}
-    return {
-        "depth_unit": prediction.unit,
-        "frame": "given cameras" if prediction.aligned_to_input else "network",
-        "pose_alignment": alignment.to_dict(),
-    }
-
-
 def unique_names(sources: list[Path]) -> list[str]:
     """File names for the views' copies: safe characters, no whitespace, unique (``_2``, ...).
 
@@ -205,6 +193,7 @@ def export_scene(directory: str | Path, prediction, sources: list[Path], *,
     """
     from depthgraph.blocks.depth_utils import colorize_depth, mark_no_data
     from depthgraph.engine.values import DepthMap, WorkflowImageData
+    from depthgraph.models.depth_anything_v3.scene import pose_summary
     from depthgraph.output_root import copy_user_file
     from depthgraph.output_writer import write_result
 
@@ -259,7 +248,7 @@ def export_scene(directory: str | Path, prediction, sources: list[Path], *,
              "extrinsics_world_to_camera": np.asarray(c.extrinsics, dtype=np.float64).tolist()}
             for c in cameras
         ],  # fmt: skip
-        **_pose_summary(prediction),
+        **pose_summary(prediction),
         "files": ["scene.ply", "scene.glb", "transforms.json", "colmap/cameras.txt",
                   "colmap/images.txt", "colmap/points3D.txt", "images/", "views/"],  # fmt: skip
     }

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+import pytest
+
 from cli_helpers import REPO_ROOT, serve_process
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
@@ -82,6 +84,22 @@ def open_editor(instance: Any, base: str, width: int = 1600, height: int = 1000)
     page.goto(f"{base}/")
     wait_ready(page)
     return page
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """One headless chromium per test module (import this fixture into the module)."""
+    with browser() as instance:
+        yield instance
+
+
+@contextmanager
+def checked_editor(instance: Any, base: str, *size: int) -> Iterator[Any]:
+    """:func:`open_editor` for one test; afterwards the page must have logged no errors."""
+    page = open_editor(instance, base, *size)
+    yield page
+    assert page.errors == [], f"errors in the page: {page.errors}"
+    page.context.close()
 
 
 def wait_ready(page: Any) -> None:

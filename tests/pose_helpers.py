@@ -13,6 +13,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from scene_helpers import case_id, check_maps, rel_err  # noqa: F401  (shared with the scene tests)
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "da3-poses"
 GRID = 2
@@ -24,10 +25,6 @@ def manifest() -> dict:
 
 def cases() -> list[dict]:
     return manifest()["cases"]
-
-
-def case_id(case: dict) -> str:
-    return f"{case['variant']}-{case['case']}"
 
 
 @lru_cache(maxsize=None)
@@ -110,15 +107,3 @@ def posed_run(file: str, align: bool = True):
         capture.close()
         model.process_res = old
     return scene, capture
-
-
-def rel_err(actual: np.ndarray, expected: np.ndarray) -> np.ndarray:
-    return np.abs(actual.astype(np.float64) - expected) / np.abs(expected.astype(np.float64))
-
-
-def check_maps(actual: np.ndarray, expected: np.ndarray, what: str) -> tuple[float, float]:
-    """README bars: max relative <= 5e-4, median relative <= 5e-5."""
-    err = rel_err(actual, expected)
-    assert err.max() <= 5e-4, f"{what}: max relative difference {err.max():.3g}"
-    assert np.median(err) <= 5e-5, f"{what}: median relative difference {np.median(err):.3g}"
-    return float(err.max()), float(np.median(err))

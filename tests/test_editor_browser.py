@@ -17,9 +17,9 @@ import time
 import pytest
 
 from cli_helpers import depthgraph_command
-from editor_helpers import (EXAMPLES, PHOTO, browser, browser_skip_reason, canvas_non_blank_pixels,
-                            centre, drag, drag_block, editor_server, node, open_editor, port,
-                            settle, settle_validation, tid, wait_ready, wire)
+from editor_helpers import (EXAMPLES, PHOTO, browser_skip_reason, canvas_non_blank_pixels, centre,
+                            checked_editor, chromium, drag, drag_block, editor_server, node, port, settle,
+                            settle_validation, tid, wait_ready, wire)
 
 pytestmark = pytest.mark.skipif(browser_skip_reason() is not None,
                                 reason=browser_skip_reason() or "")
@@ -35,18 +35,10 @@ def base():
         yield url
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    with browser() as instance:
-        yield instance
-
-
 @pytest.fixture
 def page(chromium, base):
-    page = open_editor(chromium, base)
-    yield page
-    assert page.errors == [], f"errors in the page: {page.errors}"
-    page.context.close()
+    with checked_editor(chromium, base) as page:
+        yield page
 
 
 def definition(page):

@@ -14,8 +14,8 @@ import pytest
 from playwright.sync_api import expect
 
 from cli_helpers import fake_depth_workflow, gradient_image, plugin_env, write_image
-from editor_helpers import (EXAMPLES, PHOTO, browser, browser_skip_reason, centre, drag, editor_server, node,
-                            open_editor, port, settle, settle_validation, tid, wait_ready)
+from editor_helpers import (EXAMPLES, PHOTO, browser_skip_reason, centre, checked_editor, chromium, drag,
+                            editor_server, node, port, settle, settle_validation, tid, wait_ready)
 
 pytestmark = pytest.mark.skipif(browser_skip_reason() is not None, reason=browser_skip_reason() or "")
 
@@ -39,18 +39,10 @@ def base():
         yield url
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    with browser() as instance:
-        yield instance
-
-
 @pytest.fixture
 def page(chromium, base):
-    page = open_editor(chromium, base, W, H)
-    yield page
-    assert page.errors == [], f"errors in the page: {page.errors}"
-    page.context.close()
+    with checked_editor(chromium, base, W, H) as page:
+        yield page
 
 
 @pytest.fixture(scope="module")

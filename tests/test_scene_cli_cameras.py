@@ -7,9 +7,8 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pytest
-from model_helpers import recipe_weights_root
 from plyfile import PlyData
+from test_scene_cli import fresh_models  # noqa: F401  (autouse: the small recipe network on the CPU)
 from typer.testing import CliRunner
 
 from depthgraph.cli import app
@@ -17,17 +16,6 @@ from depthgraph.scene_io import read_colmap, read_transforms_json
 
 runner = CliRunner()
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "scenes" / "corridor"
-
-
-@pytest.fixture(autouse=True)
-def fresh_models(monkeypatch):
-    from depthgraph.models.loading import clear_model_cache
-
-    monkeypatch.setenv("DEPTHGRAPH_DEVICE", "cpu")
-    monkeypatch.setenv("DEPTHGRAPH_WEIGHTS_DIR", str(recipe_weights_root("small")))
-    clear_model_cache()
-    yield
-    clear_model_cache()
 
 
 def _points(path: Path) -> np.ndarray:

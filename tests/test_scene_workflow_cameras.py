@@ -6,21 +6,11 @@ import numpy as np
 import pytest
 from model_helpers import random_bgr, tiny_model
 from test_model_poses_inputs import K, arc
+from test_scene_workflow import SMALL, tiny_in_cache  # noqa: F401  (fixture)
 
-from depthgraph.models import loading as depth_estimation
 from depthgraph.engine.errors import StepInputError
 from depthgraph.engine.serialization import serialize_outputs
 from depthgraph.engine.workflow import Workflow
-
-SMALL = "depth-anything-v3/small"
-
-
-@pytest.fixture()
-def tiny_in_cache(monkeypatch):
-    monkeypatch.delenv("DEPTHGRAPH_DEVICE", raising=False)
-    monkeypatch.setitem(depth_estimation._MODEL_CACHE, (SMALL, "auto"), tiny_model(112))
-    return tiny_model(112)
-
 
 def definition(units: str | None = "m") -> dict:
     step = {"type": "depthgraph/multiview_depth@v1", "name": "views", "images": "$inputs.image",

@@ -39,6 +39,8 @@ class SceneValue:
 
     def model_dump(self) -> dict[str, Any]:
         """A JSON-able summary (what a workflow output of kind ``scene`` serialises to)."""
+        from depthgraph.models.depth_anything_v3.scene import pose_summary
+
         p = self.prediction
         return {
             "type": "scene",
@@ -49,19 +51,8 @@ class SceneValue:
             "processed_size": list(p.processed_size),
             "intrinsics": [np.asarray(v.intrinsics).tolist() for v in p.views],
             "extrinsics": [np.asarray(v.extrinsics).tolist() for v in p.views],
-            **_pose_summary(p),
+            **pose_summary(p),
         }
-
-
-def _pose_summary(prediction: Any) -> dict[str, Any]:
-    alignment = getattr(prediction, "pose_alignment", None)
-    if alignment is None:
-        return {}
-    return {
-        "depth_unit": prediction.unit,
-        "frame": "given cameras" if prediction.aligned_to_input else "network",
-        "pose_alignment": alignment.to_dict(),
-    }
 
 
 def _reference(value: Any, count: int) -> Any:

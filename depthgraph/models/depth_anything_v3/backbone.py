@@ -129,14 +129,20 @@ def rope_tables(ph: int, pw: int, head_dim: int, base: float, flat: bool) -> tup
     Patch (r, c) sits at (r + 1, c + 1) and token 0 at (0, 0); with ``flat`` (global blocks)
     every patch sits at (1, 1). The first half of head_dim follows the row, the second the column.
     """
-    half = head_dim // 2
-    inv_freq = 1.0 / base ** (torch.arange(0, half, 2, dtype=torch.float32) / half)
     if flat:
         rows = torch.ones(ph * pw)
         cols = torch.ones(ph * pw)
     else:
         rows = torch.arange(1, ph + 1, dtype=torch.float32).repeat_interleave(pw)
         cols = torch.arange(1, pw + 1, dtype=torch.float32).repeat(ph)
+    return rope_from_positions(rows, cols, head_dim, base)
+
+
+def rope_from_positions(rows: Tensor, cols: Tensor, head_dim: int, base: float) -> tuple[Tensor, Tensor]:
+    """The tables of :func:`rope_tables` for the patches' (row, col) positions; token 0 is
+    put at (0, 0) here. Also used with positions computed in an ONNX graph (:mod:`.export`)."""
+    half = head_dim // 2
+    inv_freq = 1.0 / base ** (torch.arange(0, half, 2, dtype=torch.float32) / half)
     rows = torch.cat([torch.zeros(1), rows])
     cols = torch.cat([torch.zeros(1), cols])
     ang_r = rows[:, None] * inv_freq[None]  # (N, half/2)
@@ -149,7 +155,47 @@ def rope_tables(ph: int, pw: int, head_dim: int, base: float, flat: bool) -> tup
     return angles.cos(), angles.sin() * sign
 
 
-class DinoVisionTransformer(nn.Module):
+def resize_pos_embed(table: Tensor, grid: int, ph: int, pw: int) -> Tensor:
+    """Position table (1, 1 + grid*grid, D) -> (1, 1 + ph*pw, D): the patch part resized bicubic
+    with the DINOv2 ``+0.1`` scale-factor rule, the cls entry kept; unchanged at ``grid x grid``."""
+    if (ph, pw) == (grid, grid):
+        return table
+    patches = table[:, 1:].reshape(1, grid, grid, -1).permute(0, 3, 1, 2)
+    patches = F.interpolate(
+        patches,
+        scale_factor=((ph + 0.1) / grid, (pw + 0.1) / grid),
+        mode="bicubic",
+        align_corners=False,
+        antialias=False,
+    )
+    assert patches.shape[-2:] == (ph, pw), patches.shape
+    return torch.cat([table[:, :1], patches.flatten(2).transpose(1, 2)], dim=1)
+
+
+class SizeCache:
+    """Per-size tables made once and kept, under a lock (models are called from several threads).
+    Call :meth:`_init_cache` in ``__init__``."""
+
+    def _init_cache(self) -> None:
+        self._cache: dict[tuple, object] = {}
+        self._lock = threading.Lock()
+
+    def _cached(self, key: tuple, make) -> object:
+        with self._lock:
+            value = self._cache.get(key)
+        if value is None:
+            value = make()
+            with self._lock:
+                self._cache[key] = value
+        return value
+
+    def clear_cache(self) -> None:
+        """Forget the per-size position tables (call after loading new weights)."""
+        with self._lock:
+            self._cache.clear()
+
+
+class DinoVisionTransformer(SizeCache, nn.Module):
     """The DA3 ViT: returns, for each output layer, ``cat([local_x, norm(x)])`` patch tokens,
     and the camera feature (token 0 of the last two blocks' outputs, not normalised)."""
 
@@ -166,45 +212,16 @@ class DinoVisionTransformer(nn.Module):
             for i in range(cfg.depth)
         )
         self.norm = nn.LayerNorm(d, eps=1e-5)
-        self._cache: dict[tuple, Tensor | tuple[Tensor, Tensor]] = {}
-        self._lock = threading.Lock()
+        self._init_cache()
 
     def _is_global(self, i: int) -> bool:
         return i >= self.cfg.special_start and i % 2 == 1
-
-    def _cached(self, key: tuple, make) -> object:
-        with self._lock:
-            value = self._cache.get(key)
-        if value is None:
-            value = make()
-            with self._lock:
-                self._cache[key] = value
-        return value
-
-    def clear_cache(self) -> None:
-        """Forget the per-size position tables (call after loading new weights)."""
-        with self._lock:
-            self._cache.clear()
 
     def _pos_embed(self, ph: int, pw: int, device: torch.device) -> Tensor:
         """Positional table (1, 1 + ph*pw, D) resized from the 37x37 grid (bicubic, +0.1)."""
 
         def make() -> Tensor:
-            g = self.cfg.pos_grid
-            table = self.pos_embed.detach().float()
-            if (ph, pw) == (g, g):
-                return table.to(device)
-            grid = table[:, 1:].reshape(1, g, g, -1).permute(0, 3, 1, 2)
-            grid = F.interpolate(
-                grid,
-                scale_factor=((ph + 0.1) / g, (pw + 0.1) / g),
-                mode="bicubic",
-                align_corners=False,
-                antialias=False,
-            )
-            assert grid.shape[-2:] == (ph, pw), grid.shape
-            grid = grid.flatten(2).transpose(1, 2)
-            return torch.cat([table[:, :1], grid], dim=1).to(device)
+            return resize_pos_embed(self.pos_embed.detach().float(), self.cfg.pos_grid, ph, pw).to(device)
 
         return self._cached(("pos", ph, pw, str(device)), make)
 

@@ -40,6 +40,7 @@ from torch import Tensor, nn
 
 from depthgraph.output_root import write_file
 
+from .backbone import rope_from_positions
 from .network import DA3Network
 from .preprocess import MEAN, STD
 
@@ -94,9 +95,6 @@ def _pos_embed_table(vit, ph: Tensor, pw: Tensor) -> Tensor:
 
 def _rope_table(vit, ph: Tensor, pw: Tensor, flat: bool) -> tuple[Tensor, Tensor]:
     """:func:`.backbone.rope_tables` with the grid size as graph values."""
-    head_dim, base = vit.cfg.head_dim, vit.cfg.rope_base
-    half = head_dim // 2
-    inv_freq = 1.0 / base ** (torch.arange(0, half, 2, dtype=torch.float32) / half)
     idx = torch.arange(ph * pw, dtype=torch.float32)
     pw_f = pw.float() if isinstance(pw, Tensor) else float(pw)
     if flat:
@@ -105,16 +103,7 @@ def _rope_table(vit, ph: Tensor, pw: Tensor, flat: bool) -> tuple[Tensor, Tensor
     else:
         rows = torch.floor(idx / pw_f) + 1
         cols = idx - (rows - 1) * pw_f + 1
-    rows = torch.cat([torch.zeros(1), rows])
-    cols = torch.cat([torch.zeros(1), cols])
-    ang_r = rows[:, None] * inv_freq[None]
-    ang_c = cols[:, None] * inv_freq[None]
-    angles = torch.cat([ang_r, ang_r, ang_c, ang_c], dim=-1)
-    sign = torch.ones(head_dim)
-    quarter = head_dim // 4
-    sign[:quarter] = -1.0
-    sign[half : half + quarter] = -1.0
-    return angles.cos(), angles.sin() * sign
+    return rope_from_positions(rows, cols, vit.cfg.head_dim, vit.cfg.rope_base)
 
 
 def _uv_table(channels: int, h: Tensor, w: Tensor, aspect: Tensor) -> Tensor:

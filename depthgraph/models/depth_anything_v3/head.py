@@ -71,10 +71,28 @@ class FeatureFusionBlock(nn.Module):
         return F.interpolate(x, size=size, mode="bilinear", align_corners=True)
 
 
-class Scratch(nn.Module):
-    """The ``scratch`` container of the official head (main branch modules only)."""
+def output_branch(channels: int, out: int) -> nn.Sequential:
+    """3x3 conv -> ReLU -> 1x1 conv to ``out`` channels (indices 0 and 2 as in the checkpoint)."""
+    return nn.Sequential(nn.Conv2d(channels, 32, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(32, out, 1))
 
-    def __init__(self, cfg: DA3Config) -> None:
+
+def resize_layers(ch: tuple[int, ...]) -> nn.ModuleList:
+    """The four lateral resizes of a DPT head: x4 up, x2 up, as is, x2 down."""
+    return nn.ModuleList(
+        [
+            nn.ConvTranspose2d(ch[0], ch[0], 4, stride=4),
+            nn.ConvTranspose2d(ch[1], ch[1], 2, stride=2),
+            nn.Identity(),
+            nn.Conv2d(ch[3], ch[3], 3, stride=2, padding=1),
+        ]
+    )
+
+
+class Scratch(nn.Module):
+    """The ``scratch`` container of the official head (main branch modules only); also the
+    plain DPT head's (:mod:`.dpt_head`), whose ``output_conv2`` has one channel."""
+
+    def __init__(self, cfg, out_channels: int = 2) -> None:
         super().__init__()
         f = cfg.head_features
         for k, c in enumerate(cfg.head_channels):
@@ -84,9 +102,17 @@ class Scratch(nn.Module):
         self.refinenet3 = FeatureFusionBlock(f, True)
         self.refinenet4 = FeatureFusionBlock(f, False)
         self.output_conv1 = nn.Conv2d(f, f // 2, 3, padding=1)
-        self.output_conv2 = nn.Sequential(
-            nn.Conv2d(f // 2, 32, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(32, 2, 1)
-        )
+        self.output_conv2 = output_branch(f // 2, out_channels)
+
+    def fuse(self, resized: list[Tensor], height: int, width: int) -> Tensor:
+        """Four resized lateral maps -> ``layerN_rn`` -> fusion -> ``output_conv1`` at (height, width)."""
+        l1, l2, l3, l4 = (getattr(self, f"layer{k + 1}_rn")(x) for k, x in enumerate(resized))
+        out = self.refinenet4(l4, None, l3.shape[-2:])
+        out = self.refinenet3(out, l3, l2.shape[-2:])
+        out = self.refinenet2(out, l2, l1.shape[-2:])
+        out = self.refinenet1(out, l1, (2 * l1.shape[-2], 2 * l1.shape[-1]))
+        out = self.output_conv1(out)
+        return F.interpolate(out, size=(height, width), mode="bilinear", align_corners=True)
 
 
 class DualDPTHead(nn.Module):
@@ -103,14 +129,7 @@ class DualDPTHead(nn.Module):
         ch = cfg.head_channels
         self.norm = nn.LayerNorm(dim_in, eps=1e-5)
         self.projects = nn.ModuleList(nn.Conv2d(dim_in, c, 1) for c in ch)
-        self.resize_layers = nn.ModuleList(
-            [
-                nn.ConvTranspose2d(ch[0], ch[0], 4, stride=4),
-                nn.ConvTranspose2d(ch[1], ch[1], 2, stride=2),
-                nn.Identity(),
-                nn.Conv2d(ch[3], ch[3], 3, stride=2, padding=1),
-            ]
-        )
+        self.resize_layers = resize_layers(ch)
         self.scratch = Scratch(cfg)
         self._cache: dict[tuple, Tensor] = {}
         self._lock = threading.Lock()
@@ -131,24 +150,16 @@ class DualDPTHead(nn.Module):
         p = self.cfg.patch_size
         ph, pw = height // p, width // p
         aspect = width / height
-        laterals = []
+        resized = []
         for k, x in enumerate(feats):
             # tokens are already channels-last: (B, ph*pw, 2D) -> (B, 2D, ph, pw) as a view
             x = self.norm(x).unflatten(1, (ph, pw)).permute(0, 3, 1, 2)
             x = self.projects[k](x)
             x = x.add_(self._pos(x.shape[1], ph, pw, aspect, x))
-            x = self.resize_layers[k](x)
-            laterals.append(getattr(self.scratch, f"layer{k + 1}_rn")(x))
-        l1, l2, l3, l4 = laterals
-        s = self.scratch
-        out = s.refinenet4(l4, None, l3.shape[-2:])
-        out = s.refinenet3(out, l3, l2.shape[-2:])
-        out = s.refinenet2(out, l2, l1.shape[-2:])
-        out = s.refinenet1(out, l1, (2 * l1.shape[-2], 2 * l1.shape[-1]))
-        out = s.output_conv1(out)
-        out = F.interpolate(out, size=(height, width), mode="bilinear", align_corners=True)
+            resized.append(self.resize_layers[k](x))
+        out = self.scratch.fuse(resized, height, width)
         out = out.add_(self._pos(out.shape[1], height, width, aspect, out))
-        out = s.output_conv2(out)  # (B, 2, H, W)
+        out = self.scratch.output_conv2(out)  # (B, 2, H, W)
         depth = torch.exp(out[:, 0])
         confidence = torch.exp(out[:, 1]) + 1.0
         return depth, confidence

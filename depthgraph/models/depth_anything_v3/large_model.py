@@ -20,7 +20,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ...malloc_tuning import retain_freed_memory
 from .large_config import LARGE_VARIANTS, LargeConfig
 from .large_network import DA3LargeNetwork, LargeOutput
 from .metric_units import (
@@ -31,11 +30,11 @@ from .metric_units import (
     per_image_intrinsics,
     to_network_pixels,
 )
-from .model import DepthPrediction, _as_list, _parse_dtype, _pick_device
+from .model import DepthPrediction, group_by_size
 from .preprocess import preprocess, to_rgb_uint8
-from .recipe import recipe_tensor
 from .sky_fill import SKY_MASK_THRESHOLD, fill_sky
-from .weights import PREFIX, WeightsError, WeightsNotFoundError, load_into, read_checkpoint, resolve_weights
+from .weights import WeightsError, WeightsNotFoundError, resolve_weights
+from .wrapper import ModelWrapper, as_list, load_network, parse_dtype, pick_device
 
 #: where a metric result's focal length came from (``DepthPrediction.intrinsics_source``)
 SOURCE_GIVEN = "given"
@@ -47,36 +46,25 @@ class FocalLengthUnavailable(ValueError):
     """A metric result needs a focal length and none could be had (names both ways to give one)."""
 
 
-class DepthAnything3Large:
+class DepthAnything3Large(ModelWrapper):
     """A loaded LARGE network plus its pre- and post-processing. Safe to call from several threads.
 
     ``focal_model``: a loaded DA3 small/base model used to estimate the focal length when the
     caller gives neither intrinsics nor a field of view; ``focal_loader`` loads one on first use.
     """
 
+    network_class = DA3LargeNetwork
+    allow_unused = False
+
     def __init__(
         self,
         network: DA3LargeNetwork,
         *,
-        model_id: str,
-        device: torch.device,
-        autocast_dtype: torch.dtype | None,
-        process_res: int = 504,
-        weights_path: Path | None = None,
         focal_model: Any = None,
         focal_loader: Callable[[], Any] | None = None,
+        **wrapper: Any,
     ) -> None:
-        if device.type == "cpu":
-            retain_freed_memory()
-        self.network = network.eval().requires_grad_(False).optimize_layout()
-        self.config = network.cfg
-        self.model_id = model_id
-        self.variant = network.cfg.variant
-        self._device = device
-        self._autocast = autocast_dtype
-        self.process_res = int(process_res)
-        self.weights_path = weights_path
-        self.load_seconds: float | None = None
+        super().__init__(network, **wrapper)
         self._focal_model = focal_model
         self._focal_loader = focal_loader
         self._focal_lock = threading.Lock()
@@ -87,40 +75,8 @@ class DepthAnything3Large:
         return self.config.metric
 
     @property
-    def device(self) -> str:
-        return str(self._device)
-
-    @property
-    def dtype(self) -> torch.dtype:
-        """Precision of the backbone (the head and the sky rule always run in float32)."""
-        return self._autocast or torch.float32
-
-    @property
     def checkpoint_name(self) -> str:
         return {"metric-large": "DA3METRIC-LARGE", "mono-large": "DA3MONO-LARGE"}.get(self.variant, self.variant)
-
-    def __repr__(self) -> str:
-        return f"DepthAnything3Large(model_id={self.model_id!r}, device={self.device!r}, dtype={self.dtype})"
-
-    @classmethod
-    def from_config(
-        cls,
-        config: LargeConfig,
-        *,
-        device: str | torch.device | None = None,
-        dtype: Any = None,
-        process_res: int = 504,
-        focal_model: Any = None,
-    ) -> "DepthAnything3Large":
-        """A network of any config with deterministic recipe-formula weights (tests, benchmarks)."""
-        dev = _pick_device(device)
-        network = _empty_network(config, dev)
-        state = {n: torch.from_numpy(recipe_tensor(PREFIX + n, tuple(t.shape))) for n, t in network.state_dict().items()}
-        load_into(network, state, f"<recipe weights for {config.variant}>", allow_unused=False)
-        network.clear_cache()
-        return cls(network, model_id=f"config/{config.variant}", device=dev,
-                   autocast_dtype=_parse_dtype(dtype, dev), process_res=process_res,
-                   focal_model=focal_model)  # fmt: skip
 
     # --- inference --------------------------------------------------------------------------
     def __call__(self, images: Any, batch_size: int | None = None, **cameras: Any) -> list[torch.Tensor]:
@@ -137,7 +93,7 @@ class DepthAnything3Large:
         image. ``fov``: horizontal field of view in degrees (one, or one per image), used when
         no K is given. metric-large with neither estimates the focal length with DA3-SMALL.
         """
-        items = _as_list(images)
+        items = as_list(images)
         rgbs = [to_rgb_uint8(img, i) for i, img in enumerate(items)]
         return self.predict_rgb(rgbs, intrinsics=intrinsics, fov=fov, batch_size=batch_size)
 
@@ -149,18 +105,12 @@ class DepthAnything3Large:
         if batch_size is not None and int(batch_size) < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         cameras = self._cameras(rgbs, intrinsics, fov)
-        cap = int(batch_size) if batch_size else 4
         pixels = [preprocess(rgb, self.process_res) for rgb in rgbs]
-        groups: dict[tuple[int, int], list[int]] = {}
-        for i, x in enumerate(pixels):
-            groups.setdefault(x.shape[1:], []).append(i)
         results: list[DepthPrediction | None] = [None] * len(pixels)
-        for idx in groups.values():
-            for start in range(0, len(idx), cap):
-                chunk = idx[start : start + cap]
-                out = self.forward_pixels(torch.from_numpy(np.stack([pixels[i] for i in chunk])))
-                for j, i in enumerate(chunk):
-                    results[i] = self._postprocess(out, j, rgbs[i].shape[:2], *cameras[i])
+        for chunk in group_by_size([x.shape[1:] for x in pixels], batch_size):
+            out = self.forward_pixels(torch.from_numpy(np.stack([pixels[i] for i in chunk])))
+            for j, i in enumerate(chunk):
+                results[i] = self._postprocess(out, j, rgbs[i].shape[:2], *cameras[i])
         return results  # type: ignore[return-value]
 
     def predict_scene(self, images: Any, **_: Any) -> Any:
@@ -253,12 +203,6 @@ _NO_FOCAL = (
 )
 
 
-def _empty_network(config: LargeConfig, device: torch.device) -> DA3LargeNetwork:
-    with torch.device("meta"):
-        network = DA3LargeNetwork(config)
-    return network.to_empty(device=device).eval()
-
-
 def check_config_names(path: Path, variant: str) -> None:
     """The two LARGE files have identical tensor lists, so a strict load cannot tell them apart:
     when a ``config.json`` lies next to the checkpoint and names a preset, it must be ``variant``'s."""
@@ -294,16 +238,11 @@ def load_large(
     if variant not in LARGE_VARIANTS:
         raise ValueError(f"unknown DA3 large variant {variant!r}; known: {', '.join(LARGE_VARIANTS)}")
     start = time.perf_counter()
-    dev = _pick_device(device)
-    autocast = _parse_dtype(dtype, dev)
+    dev = pick_device(device)
+    autocast = parse_dtype(dtype, dev)
     path = resolve_weights(variant, weights, api_key)
     check_config_names(path, variant)
-    state = read_checkpoint(path)
-    network = _empty_network(LargeConfig.for_variant(variant), torch.device("cpu"))
-    load_into(network, state, path, allow_unused=False)
-    del state
-    network = network.to(dev)
-    network.clear_cache()
+    network, _ = load_network(DA3LargeNetwork, LargeConfig.for_variant(variant), path, dev, allow_unused=False)
 
     def load_focal() -> Any:
         from .model import AutoModel

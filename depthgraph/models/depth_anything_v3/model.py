@@ -14,16 +14,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ...malloc_tuning import retain_freed_memory
 from .config import DA3Config
 from .network import DA3Network
 from .pose_conditioning import aligned_outputs, check_units, condition_on_cameras
 from .pose_input import check_cameras
 from .preprocess import preprocess, to_rgb_uint8
-from .recipe import LARGE_VARIANTS, canonical_variant, is_recipe_state, recipe_tensor
+from .recipe import LARGE_VARIANTS, canonical_variant, is_recipe_state
 from .reference import DEFAULT_STRATEGY, Reference, check_reference
 from .scene import ScenePrediction, build_scene_prediction, prepare_views
-from .weights import PREFIX, StandInWeightsWarning, load_into, read_checkpoint, resolve_weights
+from .weights import StandInWeightsWarning, load_into, read_checkpoint, resolve_weights
+from .wrapper import _DTYPE_NAMES, ModelWrapper, as_list, empty_network, load_network, parse_dtype, pick_device
+from .wrapper import pick_device as _pick_device  # noqa: F401  (the old name)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .runtime import ExportedDepthModel
@@ -40,13 +41,6 @@ MODEL_IDS = {
     "metric-large": "metric-large",
     "mono-large": "mono-large",
 }
-
-_DTYPE_NAMES = {
-    "float32": torch.float32, "fp32": torch.float32, "float": torch.float32,
-    "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
-    "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
-}  # fmt: skip
-
 
 @dataclass
 class DepthPrediction:
@@ -100,98 +94,10 @@ def parse_model_id(model_id: str) -> str:
     return MODEL_IDS[key]
 
 
-def _parse_dtype(dtype: Any, device: torch.device) -> torch.dtype | None:
-    """The backbone autocast dtype (``None`` = plain float32)."""
-    if dtype is None:
-        if device.type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return None
-    if isinstance(dtype, str):
-        if dtype.lower() not in _DTYPE_NAMES:
-            raise ValueError(f"unknown dtype {dtype!r}; use 'float32', 'bfloat16' or 'float16'")
-        dtype = _DTYPE_NAMES[dtype.lower()]
-    if dtype not in (torch.float32, torch.bfloat16, torch.float16):
-        raise ValueError(f"unsupported dtype {dtype}; use float32, bfloat16 or float16")
-    if device.type == "cpu" and dtype == torch.bfloat16 and not _native_cpu_bf16():
-        warnings.warn(
-            "dtype=bfloat16 on a CPU without native bf16 kernels (AVX512-BF16 or AMX): "
-            "bf16 is emulated here and runs several times slower than float32",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-    return None if dtype == torch.float32 else dtype
-
-
-def _native_cpu_bf16() -> bool:
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):  # pragma: no cover - older torch
-        return False
-
-
-def _as_list(images: Any) -> list:
-    if isinstance(images, (list, tuple)):
-        return list(images)
-    return [images]
-
-
-class DepthAnything3:
+class DepthAnything3(ModelWrapper):
     """A loaded DA3 network plus its pre- and post-processing. Safe to call from several threads."""
 
-    def __init__(
-        self,
-        network: DA3Network,
-        *,
-        model_id: str,
-        device: torch.device,
-        autocast_dtype: torch.dtype | None,
-        process_res: int = 504,
-        weights_path: Path | None = None,
-    ) -> None:
-        if device.type == "cpu":
-            retain_freed_memory()  # fresh pages cost 2-10 % of a CPU pass otherwise
-        self.network = network.eval().requires_grad_(False).optimize_layout()
-        self.config = network.cfg
-        self.model_id = model_id
-        self.variant = network.cfg.variant
-        self._device = device
-        self._autocast = autocast_dtype
-        self.process_res = int(process_res)
-        self.weights_path = weights_path
-        self.load_seconds: float | None = None
-
-    # --- properties -------------------------------------------------------------------------
-    @property
-    def device(self) -> str:
-        """Device the network runs on, e.g. ``"cpu"`` or ``"cuda:0"``."""
-        return str(self._device)
-
-    @property
-    def dtype(self) -> torch.dtype:
-        """Precision of the backbone (head and camera decoder always run in float32)."""
-        return self._autocast or torch.float32
-
-    def __repr__(self) -> str:
-        return f"DepthAnything3(model_id={self.model_id!r}, device={self.device!r}, dtype={self.dtype})"
-
-    # --- construction -----------------------------------------------------------------------
-    @classmethod
-    def from_config(
-        cls,
-        config: DA3Config,
-        *,
-        device: str | torch.device | None = None,
-        dtype: Any = None,
-        process_res: int = 504,
-    ) -> "DepthAnything3":
-        """A network of any config with deterministic recipe-formula weights (for tests/demos)."""
-        dev = _pick_device(device)
-        network = _empty_network(config, dev)
-        state = {n: torch.from_numpy(recipe_tensor(PREFIX + n, tuple(t.shape))) for n, t in network.state_dict().items()}
-        load_into(network, state, f"<recipe weights for {config.variant}>")
-        network.clear_cache()
-        return cls(network, model_id=f"config/{config.variant}", device=dev,
-                   autocast_dtype=_parse_dtype(dtype, dev), process_res=process_res)  # fmt: skip
+    network_class = DA3Network
 
     # --- inference --------------------------------------------------------------------------
     def __call__(self, images: Any, batch_size: int | None = None) -> list[torch.Tensor]:
@@ -204,7 +110,7 @@ class DepthAnything3:
         Images of the same processed size run together as one batch (at most ``batch_size``
         per pass, default 4); results equal single-image runs.
         """
-        items = _as_list(images)
+        items = as_list(images)
         rgbs = [to_rgb_uint8(img, i) for i, img in enumerate(items)]
         return self.predict_rgb(rgbs, batch_size=batch_size)
 
@@ -219,18 +125,11 @@ class DepthAnything3:
                 results[i] = _postprocess(out, j, rgbs[i].shape[:2])
         return results  # type: ignore[return-value]
 
-    def predict_scene(
-        self,
-        images: Any,
-        extrinsics: Any = None,
-        intrinsics: Any = None,
-        align_to_input_scale: bool = True,
-        units: str | None = None,
-        *,
-        reference: Reference = DEFAULT_STRATEGY,
-    ) -> ScenePrediction:
+    def predict_scene(self, images: Any, *cameras: Any, **options: Any) -> ScenePrediction:
         """Several views of ONE scene in one pass: depth that agrees across views, each view's
-        intrinsics and its pose in one shared world frame (see :mod:`.scene`).
+        intrinsics and its pose in one shared world frame (see :mod:`.scene`). Arguments after
+        ``images`` as :meth:`predict_scene_rgb`: ``extrinsics=None, intrinsics=None,
+        align_to_input_scale=True, units=None, *, reference="saddle_balanced"``.
 
         ``images``: 1..N inputs of any kind :meth:`predict` accepts. ``reference``: the view
         that defines the world frame, one of ``"saddle_balanced"`` (default), ``"first"``,
@@ -248,13 +147,11 @@ class DepthAnything3:
         Otherwise the outputs stay in the network's frame and unit, with the caller's cameras
         moved into it. The network's own cameras are ``scene.predicted_extrinsics`` / ``_intrinsics``.
         """
-        items = _as_list(images)
+        items = as_list(images)
         if not items:
             raise ValueError("predict_scene needs at least one image")
         rgbs = [to_rgb_uint8(img, i) for i, img in enumerate(items)]
-        return self.predict_scene_rgb(
-            rgbs, extrinsics, intrinsics, align_to_input_scale, units, reference=reference
-        )  # fmt: skip
+        return self.predict_scene_rgb(rgbs, *cameras, **options)
 
     def predict_scene_rgb(
         self,
@@ -363,26 +260,6 @@ def _postprocess(out, j: int, input_hw: tuple[int, int]) -> DepthPrediction:
     )
 
 
-def _pick_device(device: str | torch.device | None) -> torch.device:
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        chosen = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"invalid device {device!r}: {exc}") from None
-    if chosen.type == "cuda" and not torch.cuda.is_available():
-        why = "this torch build has no CUDA support" if torch.version.cuda is None else "no CUDA GPU is visible"
-        raise ValueError(f"device {device!r}: CUDA is not available ({why}); use device='cpu'")
-    return chosen
-
-
-def _empty_network(config: DA3Config, device: torch.device) -> DA3Network:
-    """Build the module tree without spending time on random init (weights come next)."""
-    with torch.device("meta"):
-        network = DA3Network(config)
-    return network.to_empty(device=device).eval()
-
-
 class AutoModel:
     """Entry point: ``AutoModel.from_pretrained("depth-anything-v3/small")``."""
 
@@ -434,22 +311,20 @@ class AutoModel:
         if backend != "torch":
             return _load_exported(variant, weights, api_key, backend, process_res, opset, dtype, device)
         start = time.perf_counter()
-        dev = _pick_device(device)
-        autocast = _parse_dtype(dtype, dev)
+        dev = pick_device(device)
+        autocast = parse_dtype(dtype, dev)
         path = resolve_weights(variant, weights, api_key)
-        state = read_checkpoint(path)
-        if is_recipe_state(state, variant):
-            warnings.warn(StandInWeightsWarning(
-                f"{path} holds depthgraph's deterministic stand-in (recipe) weights for "
-                f"DA3-{variant.upper()}, not trained ones: depth from it looks like noise. "
-                f"Get trained ones with 'depthgraph weights download --model {variant}' (offline: "
-                f"'depthgraph weights import', see docs/model.md)."), stacklevel=2)
-        network = _empty_network(DA3Config.for_variant(variant), torch.device("cpu"))
-        absent = load_into(network, state, path)
+
+        def warn_stand_in(state: Any) -> None:
+            if is_recipe_state(state, variant):
+                warnings.warn(StandInWeightsWarning(
+                    f"{path} holds depthgraph's deterministic stand-in (recipe) weights for "
+                    f"DA3-{variant.upper()}, not trained ones: depth from it looks like noise. "
+                    f"Get trained ones with 'depthgraph weights download --model {variant}' (offline: "
+                    f"'depthgraph weights import', see docs/model.md)."), stacklevel=4)  # from_pretrained's caller
+
+        network, absent = load_network(DA3Network, DA3Config.for_variant(variant), path, dev, inspect=warn_stand_in)
         network.cam_enc_loaded = not any(k.startswith("cam_enc.") for k in absent)
-        del state
-        network = network.to(dev)
-        network.clear_cache()
         model = DepthAnything3(
             network, model_id=f"depth-anything-v3/{variant}", device=dev,
             autocast_dtype=autocast, process_res=process_res, weights_path=path,
@@ -471,7 +346,7 @@ def _load_exported(variant, weights, api_key, backend, process_res, opset, dtype
     path = resolve_weights(variant, weights, api_key)
 
     def network() -> DA3Network:
-        net = _empty_network(DA3Config.for_variant(variant), torch.device("cpu"))
+        net = empty_network(DA3Network, DA3Config.for_variant(variant), torch.device("cpu"))
         load_into(net, read_checkpoint(path), path)
         net.clear_cache()
         return net

@@ -7,34 +7,14 @@ and the patch embedding are the ones of :mod:`.backbone` with their DA3 extras s
 
 from __future__ import annotations
 
-import threading
-
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .backbone import Block, PatchEmbed
+from .backbone import Block, PatchEmbed, SizeCache, resize_pos_embed
 from .large_config import LargeConfig
 
 
-def resize_pos_embed(table: Tensor, grid: int, ph: int, pw: int) -> Tensor:
-    """Position table (1, 1 + grid*grid, D) -> (1, 1 + ph*pw, D): the patch part resized bicubic
-    with the DINOv2 ``+0.1`` scale-factor rule, the cls entry kept; unchanged at ``grid x grid``."""
-    if (ph, pw) == (grid, grid):
-        return table
-    patches = table[:, 1:].reshape(1, grid, grid, -1).permute(0, 3, 1, 2)
-    patches = F.interpolate(
-        patches,
-        scale_factor=((ph + 0.1) / grid, (pw + 0.1) / grid),
-        mode="bicubic",
-        align_corners=False,
-        antialias=False,
-    )
-    assert patches.shape[-2:] == (ph, pw), patches.shape
-    return torch.cat([table[:, :1], patches.flatten(2).transpose(1, 2)], dim=1)
-
-
-class PlainVisionTransformer(nn.Module):
+class PlainVisionTransformer(SizeCache, nn.Module):
     """ViT whose four output layers are each passed through the final ``norm`` (token 0 dropped)."""
 
     def __init__(self, cfg: LargeConfig) -> None:
@@ -48,23 +28,13 @@ class PlainVisionTransformer(nn.Module):
             Block(d, cfg.num_heads, cfg.mlp_ratio, qk_norm=False) for _ in range(cfg.depth)
         )
         self.norm = nn.LayerNorm(d, eps=1e-5)
-        self._cache: dict[tuple, Tensor] = {}
-        self._lock = threading.Lock()
-
-    def clear_cache(self) -> None:
-        """Forget the per-size position tables (call after loading new weights)."""
-        with self._lock:
-            self._cache.clear()
+        self._init_cache()
 
     def _pos(self, ph: int, pw: int, device: torch.device) -> Tensor:
-        key = (ph, pw, str(device))
-        with self._lock:
-            table = self._cache.get(key)
-        if table is None:
-            table = resize_pos_embed(self.pos_embed.detach().float(), self.cfg.pos_grid, ph, pw).to(device)
-            with self._lock:
-                self._cache[key] = table
-        return table
+        def make() -> Tensor:
+            return resize_pos_embed(self.pos_embed.detach().float(), self.cfg.pos_grid, ph, pw).to(device)
+
+        return self._cached((ph, pw, str(device)), make)
 
     def forward(self, x: Tensor) -> list[Tensor]:
         """``x`` (B, 3, H, W) -> one (B, ph*pw, D) normalised patch-token tensor per output layer."""

@@ -310,3 +310,16 @@ def build_scene_prediction(
         unit="relative" if posed is None else posed[0].unit,
         aligned_to_input=posed is not None and bool(posed[2]),
     )
+
+
+def pose_summary(prediction: Any) -> dict[str, Any]:
+    """Summary fields of a scene run (the multi-view block's ``scene`` value, ``scene.json``): with
+    known cameras (da3-poses) the depth's unit, the frame and the fit; nothing otherwise."""
+    alignment = getattr(prediction, "pose_alignment", None)
+    if alignment is None:
+        return {}
+    return {
+        "depth_unit": prediction.unit,
+        "frame": "given cameras" if prediction.aligned_to_input else "network",
+        "pose_alignment": alignment.to_dict(),
+    }
