@@ -324,6 +324,23 @@ def test_tiny_network_export_is_dynamic_in_batch_and_size(tmp_path):
         model.export_onnx(tmp_path / "old.onnx", opset=12)
 
 
+def test_lazy_export_inside_a_run_goes_to_its_own_folder(tmp_path):
+    """A backend exports lazily, often inside a run whose output root is in force (`predict
+    --backend onnxruntime` on a cold cache): the file goes to the cache folder all the same, and
+    nothing lands in the run's outputs. (The confinement refused it at first: the README's
+    command failed as written.)"""
+    from model_helpers import tiny_model
+
+    from depthgraph.output_root import writing_under
+
+    model = tiny_model(112)
+    with writing_under(tmp_path / "run-outputs"):
+        path = model.export_onnx(tmp_path / "cache" / "tiny.onnx", opset=17)
+    assert path == tmp_path / "cache" / "tiny.onnx" and path.is_file()
+    assert list((tmp_path / "run-outputs").iterdir()) == []
+    assert ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).get_inputs()[0].name == "image"
+
+
 # --- the graph versions of the size-dependent tables ------------------------------------------
 @pytest.mark.parametrize("ph, pw", [(2, 3), (20, 36), (37, 37), (41, 13)])
 def test_graph_tables_equal_the_network_tables(ph, pw):

@@ -10,7 +10,8 @@ repository's ``examples/``, ``benchmarks/``, ``tools/`` and ``docs/``, so their 
 there, not in the checkout; in the order of each file, files one after another in their own
 scratch folder (a later command may rely on an earlier one's results, as a reader's would).
 
-Stand-ins: ``DEPTHGRAPH_WEIGHTS_DIR`` holds the deterministic recipe weights (small and base),
+Stand-ins: ``DEPTHGRAPH_WEIGHTS_DIR`` holds the deterministic recipe weights (small, base and the
+LARGE pair),
 ``HF_HUB_OFFLINE=1``, and folders a skipped download would have made (``DA3-SMALL/``,
 ``weights/DA3-SMALL/``) hold recipe checkpoints. ``depthgraph serve`` is started, checked on
 ``/healthz`` and stopped; ``curl`` lines run against a server started for them on 127.0.0.1.
@@ -196,10 +197,12 @@ def main() -> int:
            "DEPTHGRAPH_WEIGHTS_DIR": str(weights), "HF_HUB_OFFLINE": "1",
            "PATH": os.pathsep.join((str(Path(sys.executable).parent), os.environ["PATH"]))}
     if not args.list:
-        from depthgraph.models.depth_anything_v3.recipe import write_recipe_checkpoint
+        from depthgraph.models.depth_anything_v3.recipe import (weights_folder_name,
+                                                                 write_recipe_checkpoint)
 
-        for variant, folder in (("small", "DA3-SMALL"), ("base", "DA3-BASE")):
-            write_recipe_checkpoint(variant, weights / folder)
+        # small and base, and the LARGE ones (the metric commands; about 1.3 GB each)
+        for variant in ("small", "base", "metric-large", "mono-large"):
+            write_recipe_checkpoint(variant, weights / weights_folder_name(variant))
     try:
         for path in files:
             commands = extract(path)

@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from depthgraph.output_root import write_file
+from depthgraph.output_root import write_file, writing_under
 
 from .backbone import rope_from_positions
 from .network import DA3Network
@@ -233,7 +233,10 @@ def export_network(
         if fp16:
             _store_weights_fp16(tmp)
 
-    write_file(path, write, prop="path")
+    # confined to the export's own folder (the weights cache, or the folder the user chose), not
+    # to the output root of a run that happens to need the file (a backend exports lazily)
+    with writing_under(path.parent):
+        write_file(path, write, prop="path")
     return path
 
 
