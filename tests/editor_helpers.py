@@ -112,6 +112,13 @@ def tid(page: Any, name: str) -> Any:
 
 
 def node(page: Any, name: str, role: str = "step") -> Any:
+    """The drawn node ``name``, looked up once the page shows exactly the workflow's nodes.
+
+    Undo, redo, paste and load rebuild the graph; until the browser has drawn the result, the old
+    node can stand beside its replacement under the same name. Every lookup waits for that
+    (``settle``), so no test can act on a node from the graph before.
+    """
+    settle(page)
     return page.locator(f'.baklava-node[data-role="{role}"][data-step="{name}"]')
 
 
