@@ -7,7 +7,8 @@ Used by ``depthgraph run`` and ``depthgraph predict`` alike. For each output of 
   linearly to 0..65535) and ``<name>.npy`` (the exact float32 values); its entry in
   ``results.json`` says the unit (``relative`` or a length unit)
 - ``point_cloud`` (a :class:`PointCloud`) -> ``<name>.ply`` (:mod:`depthgraph.ply`: binary
-  little-endian, float x y z, uchar red green blue, written atomically)
+  little-endian, float x y z, uchar red green blue, written atomically, the unit in a header
+  comment); its entry in ``results.json`` says the unit too
 - other arrays of 2+ dimensions and more than 64 values (confidence maps...) -> ``<name>.npy``
 
 Every encoding is :mod:`depthgraph.engine.encoders`' (shared with the video sinks and the JSON

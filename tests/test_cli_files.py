@@ -104,6 +104,7 @@ def test_write_result_layout_names_and_values(tmp_path):
     assert np.isnan(np.load(tmp_path / "x" / "depth.npy")[0, 0])
     assert out["confidence"]["shape"] == [20, 20]
     assert out["cloud"]["num_points"] == 2 and out["cloud"]["has_colors"] is False
+    assert out["cloud"]["unit"] == "relative"  # the PLY's unit, in results.json too
     assert (tmp_path / "x" / "cloud.ply").read_bytes().startswith(b"ply\nformat binary_little_endian")
 
 

@@ -117,6 +117,17 @@ def test_serialize_point_cloud_summary_and_points():
     assert full["points"] == [[0, 0, 1], [1, 2, 3]] and full["colors"][0] == [255, 0, 0]
 
 
+def test_point_cloud_json_says_its_unit():
+    """A cloud in metres says "m"; one that was never told a unit says "relative", never metres."""
+    points = np.array([[0, 0, 1], [1, 2, 3]], np.float32)
+    assert serialize_value(PointCloud(points))["unit"] == "relative"
+    for array_format in ("list", "base64"):
+        (out,) = serialize_outputs([{"cloud": PointCloud(points, unit="m")}], include_points=True,
+                                   array_format=array_format)  # fmt: skip
+        decoded = json.loads(json.dumps(out, allow_nan=False))["cloud"]
+        assert decoded["type"] == "point_cloud" and decoded["unit"] == "m" and decoded["num_points"] == 2
+
+
 def test_detections_to_inference_json_with_data_fields():
     dets = sv.Detections(
         xyxy=np.array([[10, 20, 30, 60], [0, 0, 4, 4]], np.float32),

@@ -9,6 +9,8 @@ depth map looks the same in a ``results.json``, a JSON Lines frame and a server 
   finite values -> 0..65535, non-finite pixels written as 0).
 - ``.npy``: :func:`npy_bytes` (a depth map as its float32 values).
 - JSON: :func:`depth_to_json` / :func:`depth_from_json` (a :class:`DepthMap` with its unit),
+  :func:`point_cloud_header` (what is said of a :class:`PointCloud` besides its points, its unit
+  included),
   :func:`array_summary` (what a large array becomes where its values are not written),
   :func:`json_safe` (NaN and infinities as ``null``).
 """
@@ -21,7 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from depthgraph.engine.values import RELATIVE, DepthMap
+from depthgraph.engine.values import RELATIVE, DepthMap, PointCloud
 
 #: Arrays with at most this many values are always written inline as JSON lists (intrinsics,
 #: boxes...); larger ones go to files, compact encodings or summaries, as each writer chooses.
@@ -110,6 +112,12 @@ def depth_header(depth: DepthMap) -> dict[str, Any]:
     return {"type": "depth_map", **depth.summary(), "height": int(height), "width": int(width)}
 
 
+def point_cloud_header(cloud: PointCloud) -> dict[str, Any]:
+    """What every writer says about a point cloud besides its points: kind, size, frame, unit
+    (``relative``: no unit, never metres), colours or not, bounds."""
+    return {"type": "point_cloud", **cloud.summary()}
+
+
 def depth_to_json(depth: DepthMap, values: Callable[[np.ndarray], Any]) -> dict[str, Any]:
     """A depth map as JSON: :func:`depth_header` plus ``values`` written by ``values(array)``.
 
@@ -147,4 +155,5 @@ __all__ = [
     "png16_decode",
     "png16_encode",
     "png16_quantize",
+    "point_cloud_header",
 ]

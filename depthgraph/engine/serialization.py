@@ -6,7 +6,9 @@
 - :func:`serialize_value` turns any runtime value into JSON-able data: images become
   ``{"type": "base64", "value": <JPEG or PNG>, "parent_id": ...}``, numpy arrays nested lists
   (or, past 64 values, compact base64 / 16-bit PNG with ``array_format``; the server's default),
-  ``supervision.Detections`` the Roboflow inference predictions JSON, point clouds a summary,
+  ``supervision.Detections`` the Roboflow inference predictions JSON, point clouds a summary
+  with their ``unit`` (:func:`depthgraph.engine.encoders.point_cloud_header`; the points too
+  with ``include_points``),
   depth maps ``{"type": "depth_map", "unit", ..., "values": <array as above>}``
   (:func:`depthgraph.engine.encoders.depth_to_json`).
 - :func:`detections_from_inference_json` reads that predictions JSON back into Detections.
@@ -35,6 +37,7 @@ from depthgraph.engine.encoders import (
     depth_to_json,
     png16_decode,
     png16_encode,
+    point_cloud_header,
 )
 from depthgraph.engine.values import DepthMap, PointCloud, WorkflowImageData
 from depthgraph.image_decoding import (
@@ -365,7 +368,7 @@ def serialize_value(
     if isinstance(value, np.generic):
         return serialize_value(value.item())
     if isinstance(value, PointCloud):
-        out: dict[str, Any] = {"type": "point_cloud", **value.summary(), "parent_id": value.parent_id}
+        out: dict[str, Any] = {**point_cloud_header(value), "parent_id": value.parent_id}
         if include_points:
             out["points"] = _array_out(value.points, array_format, budget, f"{_what}.points")
             out["colors"] = (None if value.colors is None else

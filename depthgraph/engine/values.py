@@ -5,7 +5,7 @@
   traced back to the input they belong to.
 - ``video_metadata``: :class:`VideoMetadata`, also carried by every frame's image
   (``WorkflowImageData.video_metadata``) so that blocks can tell frames of one video apart.
-- ``point_cloud``: :class:`PointCloud`.
+- ``point_cloud``: :class:`PointCloud` (points, colours, frame and unit).
 - ``object_detection_prediction``: ``supervision.Detections`` (imported where used).
 - ``depth_map``: :class:`DepthMap` (values, unit, validity and sky masks).
 - ``numpy_array`` / ``camera_intrinsics``: plain numpy arrays.
@@ -100,6 +100,28 @@ class WorkflowImageData:
         )
 
 
+#: The unit of a depth that has none: larger = farther, in no unit (DA3 small/base, mono-large).
+RELATIVE = "relative"
+#: Length units a metric depth may carry, with their size in metres (for conversions and labels).
+LENGTH_UNITS_IN_METRES: dict[str, float] = {
+    "m": 1.0,
+    "cm": 0.01,
+    "mm": 0.001,
+    "km": 1000.0,
+    "ft": 0.3048,
+    "in": 0.0254,
+}
+
+
+def check_unit(unit: object, what: str) -> str:
+    """``unit`` if it is :data:`RELATIVE` or a length unit, else a ValueError naming ``what``."""
+    if not isinstance(unit, str) or (unit != RELATIVE and unit not in LENGTH_UNITS_IN_METRES):
+        raise ValueError(
+            f"{what} unit must be {RELATIVE!r} or one of {sorted(LENGTH_UNITS_IN_METRES)}; got {unit!r}"
+        )
+    return unit  # type: ignore[return-value]
+
+
 @dataclass(frozen=True)
 class PointCloud:
     """Points in a camera frame.
@@ -109,6 +131,9 @@ class PointCloud:
     - ``pixels``: int32 (N, 2) as (x, y) = (column, row) of the depth-map pixel each point came from
     - ``frame``: ``"opencv"`` (x right, y down, z forward) or ``"opengl"`` (x right, y up, z back)
     - ``parent_id``: the input image the cloud belongs to, when known
+    - ``unit``: what the coordinates are in, as a :class:`DepthMap`'s unit: :data:`RELATIVE`
+      (no unit) or a length unit of :data:`LENGTH_UNITS_IN_METRES`; the unit of the depth the
+      cloud was made from
     """
 
     points: np.ndarray
@@ -116,8 +141,10 @@ class PointCloud:
     pixels: np.ndarray | None = None
     frame: str = "opencv"
     parent_id: str | None = None
+    unit: str = RELATIVE
 
     def __post_init__(self) -> None:
+        check_unit(self.unit, "PointCloud")
         pts = np.asarray(self.points, dtype=np.float32).reshape(-1, 3)
         object.__setattr__(self, "points", pts)
         if self.colors is not None:
@@ -139,23 +166,11 @@ class PointCloud:
         return {
             "num_points": len(self),
             "frame": self.frame,
+            "unit": self.unit,
             "has_colors": self.colors is not None,
             "bounds_min": pts.min(axis=0).tolist() if len(pts) else None,
             "bounds_max": pts.max(axis=0).tolist() if len(pts) else None,
         }
-
-
-#: The unit of a depth that has none: larger = farther, in no unit (DA3 small/base, mono-large).
-RELATIVE = "relative"
-#: Length units a metric depth may carry, with their size in metres (for conversions and labels).
-LENGTH_UNITS_IN_METRES: dict[str, float] = {
-    "m": 1.0,
-    "cm": 0.01,
-    "mm": 0.001,
-    "km": 1000.0,
-    "ft": 0.3048,
-    "in": 0.0254,
-}
 
 
 @dataclass(frozen=True)
@@ -191,11 +206,7 @@ class DepthMap:
         if vals.ndim != 2:
             raise ValueError(f"DepthMap expects a (H, W) array; got shape {vals.shape}")
         object.__setattr__(self, "values", _readonly(vals))
-        if self.unit != RELATIVE and self.unit not in LENGTH_UNITS_IN_METRES:
-            raise ValueError(
-                f"DepthMap unit must be {RELATIVE!r} or one of {sorted(LENGTH_UNITS_IN_METRES)}; "
-                f"got {self.unit!r}"
-            )
+        check_unit(self.unit, "DepthMap")
         for name in ("valid", "sky"):
             mask = getattr(self, name)
             if mask is None:

@@ -26,7 +26,7 @@ _DATA_TYPES: dict[str, tuple[str, str]] = {
     ),
     "camera_intrinsics": ("List[List[float]]", "numpy.ndarray (float32, 3x3)"),
     "point_cloud": (
-        "Dict[str, Any] (num_points, frame, has_colors, bounds_min, bounds_max)",
+        "Dict[str, Any] (num_points, frame, unit, has_colors, bounds_min, bounds_max)",
         "depthgraph.engine.values.PointCloud",
     ),
 }

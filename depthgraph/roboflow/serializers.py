@@ -4,8 +4,8 @@ The values are written exactly as depthgraph's own engine writes them
 (:func:`depthgraph.engine.serialization.serialize_value`): a ``depth_map`` as
 ``{"type": "depth_map", "unit", "metric", ..., "values": <nested lists>}`` (the unit says whether
 the depth is relative or in which length unit), ``camera_intrinsics`` as nested lists
-(non-finite values as null), a ``point_cloud`` as its summary (number of points, frame, colours or
-not, bounds, parent id). Deserialisers turn the same JSON given as runtime inputs back: a
+(non-finite values as null), a ``point_cloud`` as its summary (number of points, frame, unit,
+colours or not, bounds, parent id). Deserialisers turn the same JSON given as runtime inputs back: a
 ``depth_map`` (that object, or bare nested lists: a relative depth) into a
 :class:`~depthgraph.engine.values.DepthMap`, intrinsics into a float32 array.
 """

@@ -22,7 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from depthgraph.engine.encoders import INLINE_ARRAY_VALUES, array_summary, depth_header, json_safe
+from depthgraph.engine.encoders import (
+    INLINE_ARRAY_VALUES,
+    array_summary,
+    depth_header,
+    json_safe,
+    point_cloud_header,
+)
 from depthgraph.engine.errors import WorkflowError
 from depthgraph.engine.values import DepthMap, PointCloud, VideoMetadata, WorkflowImageData
 from depthgraph.output_root import check_target, write_file
@@ -210,7 +216,7 @@ class VideoOutputWriter:
             writer.write(value.numpy_image)
             return {"type": "video_frame", "file": writer.path.name, "frame_index": writer.frames_written - 1}
         if isinstance(value, PointCloud):
-            entry: dict[str, Any] = {"type": "point_cloud", **value.summary()}
+            entry: dict[str, Any] = point_cloud_header(value)
             if self.ply_every > 0 and index % self.ply_every == 0:
                 folder = self.output_dir / stem
                 folder.mkdir(exist_ok=True)

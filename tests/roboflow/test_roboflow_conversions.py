@@ -127,7 +127,8 @@ def test_serialisers_and_deserialisers_of_the_new_kinds() -> None:
     assert KINDS_SERIALIZERS["camera_intrinsics"](np.eye(3, dtype=np.float32))[2] == [0.0, 0.0, 1.0]
     cloud = PointCloud(points=np.zeros((4, 3)), parent_id="p")
     summary = KINDS_SERIALIZERS["point_cloud"](cloud)
-    assert summary["num_points"] == 4 and summary["parent_id"] == "p"
+    assert summary["num_points"] == 4 and summary["parent_id"] == "p" and summary["unit"] == "relative"
+    assert KINDS_SERIALIZERS["point_cloud"](PointCloud(points=np.zeros((4, 3)), unit="m"))["unit"] == "m"
     with pytest.raises(TypeError):
         KINDS_SERIALIZERS["point_cloud"]([1, 2, 3])
     metric = DepthMap(values=depth, unit="m", source="test")
