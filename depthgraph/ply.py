@@ -5,8 +5,9 @@ video sinks, so every ``.ply`` depthgraph writes has the same layout:
 
 - every vertex has colours (points of a cloud without colours are written white), so readers
   see one layout whatever the workflow;
-- two comments: ``written by depthgraph`` and ``frame opencv`` / ``frame opengl`` (the
-  coordinate frame of the points);
+- three comments: ``written by depthgraph``, ``frame opencv`` / ``frame opengl`` / ``frame world``
+  (the coordinate frame of the points) and ``unit m`` / ``unit relative`` / ... (what the
+  coordinates are in: :attr:`PointCloud.unit`; ``relative`` means no unit, never metres);
 - the file appears atomically: it is written to a hidden temporary file in the same folder and
   renamed over ``path``, so a reader never sees half a cloud and a failed write leaves nothing.
 """
@@ -42,6 +43,7 @@ def ply_bytes(cloud: PointCloud) -> bytes:
         "format binary_little_endian 1.0\n"
         "comment written by depthgraph\n"
         f"comment frame {cloud.frame}\n"
+        f"comment unit {cloud.unit}\n"
         f"element vertex {len(points)}\n"
         "property float x\nproperty float y\nproperty float z\n"
         "property uchar red\nproperty uchar green\nproperty uchar blue\n"

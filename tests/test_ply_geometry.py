@@ -54,17 +54,62 @@ def _read(path: Path) -> PlyData:
     return data
 
 
-def test_ply_layout_colours_and_frame_comment(tmp_path):
+def test_ply_layout_colours_and_frame_and_unit_comments(tmp_path):
     points = np.array([[0.5, -1.25, 3.0], [1e-3, 2.0, 7.5]], np.float32)
     colours = np.array([[255, 0, 10], [1, 2, 3]], np.uint8)
-    path = ply.write_ply(tmp_path / "c.ply", PointCloud(points, colors=colours, frame="opengl"))
+    path = ply.write_ply(tmp_path / "c.ply", PointCloud(points, colors=colours, frame="opengl", unit="cm"))
     data = _read(path)
     vertex = data["vertex"]
     assert [p.name for p in vertex.properties] == ["x", "y", "z", "red", "green", "blue"]
     assert [p.val_dtype for p in vertex.properties] == ["f4", "f4", "f4", "u1", "u1", "u1"]
     np.testing.assert_array_equal(np.stack([vertex["x"], vertex["y"], vertex["z"]], 1), points)
     np.testing.assert_array_equal(np.stack([vertex["red"], vertex["green"], vertex["blue"]], 1), colours)
-    assert data.comments == ["written by depthgraph", "frame opengl"]
+    assert data.comments == ["written by depthgraph", "frame opengl", "unit cm"]
+    # a cloud that was never told its unit says so: relative, never metres
+    assert _read(ply.write_ply(tmp_path / "r.ply", PointCloud(points))).comments[-1] == "unit relative"
+
+
+def test_ply_header_bytes_are_pinned():
+    """The whole header, byte for byte: the unit line sits after the frame, nothing else moved."""
+    cloud = PointCloud(np.array([[1.0, 2.0, 3.0]], np.float32), colors=[[4, 5, 6]], unit="m")
+    data = ply.ply_bytes(cloud)
+    header = (
+        b"ply\n"
+        b"format binary_little_endian 1.0\n"
+        b"comment written by depthgraph\n"
+        b"comment frame opencv\n"
+        b"comment unit m\n"
+        b"element vertex 1\n"
+        b"property float x\nproperty float y\nproperty float z\n"
+        b"property uchar red\nproperty uchar green\nproperty uchar blue\n"
+        b"end_header\n"
+    )
+    assert data == header + np.array([1.0, 2.0, 3.0], "<f4").tobytes() + bytes([4, 5, 6])
+
+
+def test_ply_with_a_unit_reads_back_in_trimesh_unchanged():
+    """Another reader than plyfile: trimesh parses the header with the unit comment."""
+    import io
+
+    import trimesh
+
+    rng = np.random.default_rng(3)
+    points = rng.normal(size=(40, 3)).astype(np.float32)
+    colours = rng.integers(0, 256, (40, 3), dtype=np.uint8)
+    for unit in ("m", "relative"):
+        loaded = trimesh.load(io.BytesIO(ply.ply_bytes(PointCloud(points, colors=colours, unit=unit))),
+                              file_type="ply")  # fmt: skip
+        assert isinstance(loaded, trimesh.PointCloud)
+        np.testing.assert_array_equal(np.asarray(loaded.vertices, np.float32), points)
+        np.testing.assert_array_equal(np.asarray(loaded.colors)[:, :3], colours)
+
+
+@pytest.mark.parametrize("unit", ["metres", "M", "", None, 1.0])
+def test_point_cloud_unit_takes_the_depth_vocabulary_only(unit):
+    with pytest.raises(ValueError, match="PointCloud unit must be 'relative' or one of"):
+        PointCloud(np.zeros((1, 3), np.float32), unit=unit)
+    assert PointCloud(np.zeros((1, 3), np.float32)).unit == "relative"
+    assert [PointCloud(np.zeros((1, 3), np.float32), unit=u).unit for u in ("m", "ft")] == ["m", "ft"]
 
 
 def test_ply_without_colours_is_white_and_empty_clouds_are_valid(tmp_path):

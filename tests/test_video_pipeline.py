@@ -182,6 +182,8 @@ def test_point_clouds_every_n_frames_and_callback_errors(tmp_path: Path) -> None
     lines = _jsonl(tmp_path / "results.jsonl")
     assert lines[5]["outputs"]["cloud"]["file"] == "cloud/frame_000005.ply"
     assert "file" not in lines[6]["outputs"]["cloud"] and lines[6]["outputs"]["cloud"]["num_points"] == 10
+    assert lines[6]["outputs"]["cloud"]["unit"] == "relative"  # the test block's cloud has no unit
+    assert PlyData.read(str(plys[1])).comments[-1] == "unit relative"
 
     def explode(frame, result):
         if frame.frame_number == 3:
