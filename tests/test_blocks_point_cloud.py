@@ -206,3 +206,66 @@ def test_export_rejects_non_clouds_and_unwritable_directories(tmp_path: Path) ->
     cloud = PointCloud(points=np.zeros((1, 3), np.float32))
     with pytest.raises(ValueError, match="property 'output_directory'"):
         PointCloudExportBlock().run(point_cloud=cloud, output_directory=str(blocker / "sub"))
+
+
+# --- units: the cloud is in the unit of the depth it came from ------------------------------------
+
+
+def _cloud_workflow(**step: object):
+    from depthgraph.engine.workflow import Workflow
+
+    return Workflow.from_definition({
+        "version": "1.0",
+        "inputs": [{"type": "WorkflowParameter", "name": "depth", "kind": ["depth_map"]}],
+        "steps": [{"type": "depthgraph/point_cloud_projection@v1", "name": "cloud", "depth": "$inputs.depth",
+                   "fx": 80.0, "fy": 90.0, "remove_edges": False, **step}],
+        "outputs": [{"type": "JsonField", "name": "points", "selector": "$steps.cloud.point_cloud"}],
+    })  # fmt: skip
+
+
+def test_metric_depth_gives_a_cloud_in_metres_and_a_ply_that_says_so(tmp_path: Path) -> None:
+    from plyfile import PlyData
+
+    from depthgraph.engine.values import DepthMap
+
+    depth = np.linspace(1.0, 3.0, 60 * 80, dtype=np.float32).reshape(60, 80)
+    cloud = _project(depth=DepthMap(depth, unit="m"), intrinsics=K, remove_edges=False)["point_cloud"]
+    assert cloud.unit == "m"
+    np.testing.assert_allclose(cloud.points[:, 2], depth[cloud.pixels[:, 1], cloud.pixels[:, 0]])  # z = the metres
+    out = PointCloudExportBlock().run(point_cloud=cloud, output_directory=str(tmp_path), file_prefix="m")
+    data = Path(out["file_path"]).read_bytes()
+    header = data[: data.index(b"end_header\n")].decode("ascii").splitlines()
+    assert header[2:5] == ["comment written by depthgraph", "comment frame opencv", "comment unit m"]
+    assert PlyData.read(out["file_path"]).comments[-1] == "unit m"
+    # another length unit passes through as it is (no conversion): millimetres stay millimetres
+    mm = _project(depth=DepthMap(depth * 1000, unit="mm"), intrinsics=K, remove_edges=False)["point_cloud"]
+    assert mm.unit == "mm" and np.allclose(mm.points, cloud.points * 1000, rtol=1e-5)
+
+
+def test_relative_depth_and_bare_arrays_give_relative_clouds(tmp_path: Path) -> None:
+    from depthgraph.engine.values import DepthMap
+
+    depth = np.full((6, 6), 2.0, np.float32)
+    for given in (depth, DepthMap(depth), DepthMap(depth, unit="relative")):
+        cloud = _project(depth=given, intrinsics=K)["point_cloud"]
+        assert cloud.unit == "relative"
+    # depth_scale stretches a relative depth; it stays relative (scaled numbers are still no metres)
+    scaled = _project(depth=DepthMap(depth), intrinsics=K, depth_scale=3.0)["point_cloud"]
+    assert scaled.unit == "relative" and np.allclose(scaled.points[:, 2], 6.0)
+    out = PointCloudExportBlock().run(point_cloud=scaled, output_directory=str(tmp_path))
+    assert b"\ncomment unit relative\n" in Path(out["file_path"]).read_bytes()
+
+
+def test_scaling_a_metric_depth_is_refused_naming_step_and_property() -> None:
+    from depthgraph.engine.errors import WorkflowError
+    from depthgraph.engine.values import DepthMap
+
+    metric = DepthMap(np.full((60, 80), 2.0, np.float32), unit="m")
+    (result,) = _cloud_workflow().run(depth=metric)
+    assert result["points"].unit == "m" and np.allclose(result["points"].points[:, 2], 2.0)
+    with pytest.raises(WorkflowError, match="the depth is in m.*no known unit") as caught:
+        _cloud_workflow(depth_scale=100.0).run(depth=metric)
+    assert caught.value.step == "cloud" and caught.value.property == "depth_scale"
+    # the same scale on a relative depth is what depth_scale is for
+    (relative,) = _cloud_workflow(depth_scale=100.0).run(depth=DepthMap(metric.values))
+    assert relative["points"].unit == "relative" and np.allclose(relative["points"].points[:, 2], 200.0)

@@ -79,6 +79,9 @@ def test_scene_workflow_from_json_writes_one_ply(tiny_in_cache, tmp_path):
     files = sorted((tmp_path / "out").iterdir())
     assert len(files) == 1 and all(r["ply"] == str(files[0]) for r in results)  # written once
     ply = PlyData.read(str(files[0]))
+    # no cameras given: the scene's scale is the network's own, so the cloud has no unit
+    assert results[0]["scene"].prediction.unit == "relative" == results[0]["depth"].unit
+    assert ply.comments == ["written by depthgraph", "frame world", "unit relative"]
     count = results[0]["num_points"]
     assert ply["vertex"].count == count == int((expected.network_outputs()["confidence"] >= 1.0).sum())
     cloud = expected.point_cloud(conf_threshold=1.0)

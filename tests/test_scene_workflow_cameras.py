@@ -48,8 +48,11 @@ def test_known_cameras_through_the_workflow(tiny_in_cache):
         np.testing.assert_allclose(np.asarray(r["depth"]), expected.views[s].depth, rtol=1e-6)
         assert r["depth"].unit == "m" and r["depth"].source == "aligned to given cameras"
     np.testing.assert_allclose(results[0]["cloud"].points, expected.point_cloud().points, atol=1e-5)
-    summary = serialize_outputs(results)[0]["scene"]
+    assert results[0]["cloud"].unit == "m"  # the fused cloud is in the cameras' unit
+    serialized = serialize_outputs(results)[0]
+    summary = serialized["scene"]
     assert summary["depth_unit"] == "m" and summary["frame"] == "given cameras"
+    assert serialized["cloud"]["type"] == "point_cloud" and serialized["cloud"]["unit"] == "m"
     assert summary["pose_alignment"]["scale"] == pytest.approx(expected.pose_alignment.scale)
 
 
@@ -66,6 +69,14 @@ def test_bad_cameras_name_the_property(tiny_in_cache, change, message):
     e, k = change(e, k)
     with pytest.raises(StepInputError, match=message):
         Workflow.from_definition(definition()).run(image=images, extrinsics=e, intrinsics=k)
+
+
+def test_cameras_without_units_give_a_relative_cloud(tiny_in_cache):
+    """Aligned to cameras whose unit was not named: the numbers are in that unknown unit, so the
+    cloud (like the depth) says relative, never metres."""
+    images, e, k = _inputs()
+    (first, *_) = Workflow.from_definition(definition(units=None)).run(image=images, extrinsics=e, intrinsics=k)
+    assert first["depth"].unit == "relative" and first["cloud"].unit == "relative" and len(first["cloud"]) > 0
 
 
 def test_units_without_cameras_and_unknown_units_are_refused(tiny_in_cache):

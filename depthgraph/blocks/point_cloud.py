@@ -1,8 +1,10 @@
 """``depthgraph/point_cloud_projection@v1`` and ``depthgraph/point_cloud_export@v1``.
 
 Projection is pinhole unprojection with z-depth, in the OpenCV camera frame (x right, y down,
-z forward) unless told ``opengl`` (:func:`depthgraph.geometry.back_project`). Export writes
-binary little-endian PLY (:mod:`depthgraph.ply`) into the configured directory and nowhere else.
+z forward) unless told ``opengl`` (:func:`depthgraph.geometry.back_project`); the points are in
+the depth's unit (``relative`` for a bare array). Export writes binary little-endian PLY
+(:mod:`depthgraph.ply`, whose header names the unit) into the configured directory and nowhere
+else.
 """
 
 from __future__ import annotations
@@ -147,6 +149,13 @@ class PointCloudProjectionBlock(WorkflowBlock):
         **_: Any,
     ) -> dict[str, Any]:
         given = as_depth_map(depth, "depth")
+        if given.is_metric and depth_scale != 1.0:
+            # the points would be in "metres times depth_scale", a unit nothing could name
+            raise StepInputError(
+                f"property 'depth_scale': the depth is in {given.unit}, so its points are too; "
+                f"scaling it by {depth_scale} would leave them in no known unit (leave "
+                "depth_scale at 1 for a metric depth)"
+            )
         depth_map = given.values * np.float32(depth_scale)
         height, width = depth_map.shape
         matrix = camera_matrix(height, width, intrinsics, fx, fy, cx, cy, fov_degrees)
@@ -199,6 +208,7 @@ class PointCloudProjectionBlock(WorkflowBlock):
             pixels=pixels,
             frame=coordinate_frame,
             parent_id=parent_id,
+            unit=given.unit,  # z is the depth (times depth_scale, 1 for a metric depth)
         )
         return {"point_cloud": cloud, "num_points": len(cloud)}
 

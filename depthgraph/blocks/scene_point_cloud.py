@@ -1,7 +1,10 @@
 """``depthgraph/scene_point_cloud@v1``: a scene's views fused into one world-frame cloud.
 
 Fed only the batch-level ``scene``, the step runs once per run; its cloud is one value for the
-whole batch, so a Point Cloud Export after it writes one PLY (named after the scene).
+whole batch, so a Point Cloud Export after it writes one PLY (named after the scene). The cloud
+is in the scene's unit (``ScenePrediction.unit``): ``relative`` unless the scene was aligned to
+given cameras whose ``units`` were named. All views of a scene share that one unit, so the
+fusion never mixes units.
 """
 
 from __future__ import annotations
@@ -48,5 +51,7 @@ class ScenePointCloudBlock(WorkflowBlock):
             pixels=cloud.pixels,
             frame="opengl" if frame == "display" else "world",
             parent_id="scene_" + "_".join(scene.view_ids)[:60] if scene.view_ids else "scene",
+            # the scene's depth unit: relative, or the caller's when cameras with units were given
+            unit=scene.prediction.unit,
         )
         return {"point_cloud": fused, "num_points": len(fused)}

@@ -105,7 +105,10 @@ class PointCloudProjectionManifest(BlockManifest):
         le=1e6,
         description="Relative depth jump to a 4-neighbour that marks a pixel as an edge.",
     )
-    depth_scale: float = Field(default=1.0, ge=1e-6, le=1e6, allow_inf_nan=False, description="Multiplier applied to depth.")
+    depth_scale: float = Field(
+        default=1.0, ge=1e-6, le=1e6, allow_inf_nan=False,
+        description="Multiplier applied to a relative depth (a metric depth keeps 1: its points are in its unit).",
+    )
     coordinate_frame: Literal["opencv", "opengl"] = Field(
         default="opencv",
         description="opencv: x right, y down, z forward; opengl: x right, y up, z backward.",
@@ -135,7 +138,7 @@ class PointCloudProjectionManifest(BlockManifest):
     @classmethod
     def describe_outputs(cls) -> list[OutputDefinition]:
         return [
-            OutputDefinition(name="point_cloud", kind=[POINT_CLOUD_KIND], description="The cloud."),
+            OutputDefinition(name="point_cloud", kind=[POINT_CLOUD_KIND], description="The cloud, in the depth's unit."),
             OutputDefinition(name="num_points", kind=[INTEGER_KIND], description="Its size."),
         ]
 
