@@ -66,18 +66,29 @@ def rotation_to_quaternion(r: np.ndarray) -> np.ndarray:
     return -q if q[0] < 0 else q
 
 
-def write_ply(path: str | Path, points: np.ndarray, colors: np.ndarray | None, frame: str = "world") -> Path:
-    """Binary little-endian PLY (float x, y, z; uchar red, green, blue) with the project's writer."""
+def write_ply(path: str | Path, points: np.ndarray, colors: np.ndarray | None, frame: str = "world",
+              unit: str = "relative") -> Path:
+    """Binary little-endian PLY (float x, y, z; uchar red, green, blue) with the project's writer;
+    its header names the frame and the ``unit`` of the points (``comment unit m``)."""
     from depthgraph.engine.values import PointCloud
     from depthgraph.ply import write_ply as _write
 
     path = Path(path)
-    _write(path, PointCloud(points=points, colors=colors, frame=frame))
+    _write(path, PointCloud(points=points, colors=colors, frame=frame, unit=unit))
     return path
 
 
-def write_glb(path: str | Path, points: np.ndarray, colors: np.ndarray | None) -> Path:
-    """A glTF binary holding one coloured point cloud (trimesh; ``pip install depthgraph[scene]``)."""
+def write_glb(path: str | Path, points: np.ndarray, colors: np.ndarray | None, unit: str = "relative") -> Path:
+    """A glTF binary holding one coloured point cloud (trimesh; ``pip install depthgraph[scene]``).
+
+    The points are written as they are (no conversion) and ``unit`` goes into the scene's
+    ``extras`` (``scenes[0].extras.unit``, which trimesh reads back as ``scene.metadata``):
+    glTF's own convention is metres, so a reader that ignores ``extras`` takes a ``relative``
+    (or centimetre, ...) cloud for metres.
+    """
+    from depthgraph.engine.values import check_unit
+
+    check_unit(unit, "GLB")
     try:
         import trimesh
     except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -88,6 +99,7 @@ def write_glb(path: str | Path, points: np.ndarray, colors: np.ndarray | None) -
     else:
         rgba = np.concatenate([np.asarray(colors, np.uint8).reshape(-1, 3), np.full((len(pts), 1), 255, np.uint8)], axis=1)
     scene = trimesh.Scene()
+    scene.metadata["unit"] = unit
     if len(pts):
         scene.add_geometry(trimesh.PointCloud(vertices=pts, colors=rgba), node_name="points", geom_name="points")
     data = scene.export(file_type="glb")
@@ -189,7 +201,9 @@ def export_scene(directory: str | Path, prediction, sources: list[Path], *,
     ``prediction`` is a ``ScenePrediction``; ``sources`` the image files of its views (copied
     into ``images/``). Files: ``views/<name>/`` (depth as ``predict`` writes it, colour map,
     confidence, intrinsics, extrinsics), ``transforms.json``, ``colmap/*.txt``, ``scene.ply``
-    (world frame), ``scene.glb`` (the official display frame), ``scene.json`` (the summary).
+    (world frame), ``scene.glb`` (the official display frame), ``scene.json`` (the summary). The
+    clouds are in the prediction's unit (``relative`` unless aligned to cameras with units), said
+    in the PLY header, the GLB's scene ``extras`` and ``scene.json``'s ``point_unit``.
     """
     from depthgraph.blocks.depth_utils import colorize_depth, mark_no_data
     from depthgraph.engine.values import DepthMap, WorkflowImageData
@@ -228,8 +242,9 @@ def export_scene(directory: str | Path, prediction, sources: list[Path], *,
                           [Camera(f"images/{c.name}", c.intrinsics, c.extrinsics, c.height, c.width) for c in cameras])
     write_colmap_text(root / "colmap", cameras)
     cloud = prediction.point_cloud(conf_threshold=conf_threshold)
-    write_ply(root / "scene.ply", cloud.points, cloud.colors, frame="world")
-    write_glb(root / "scene.glb", cloud.display_points(), cloud.colors)
+    unit = getattr(prediction, "unit", "relative")  # relative, or the given cameras' unit
+    write_ply(root / "scene.ply", cloud.points, cloud.colors, frame="world", unit=unit)
+    write_glb(root / "scene.glb", cloud.display_points(), cloud.colors, unit=unit)
     summary = {
         **(extra or {}),
         "num_views": len(names),
@@ -238,6 +253,7 @@ def export_scene(directory: str | Path, prediction, sources: list[Path], *,
         "reference_image": names[int(prediction.reference_view)],
         "processed_size": list(prediction.processed_size),
         "num_points": len(cloud),
+        "point_unit": unit,  # of scene.ply and scene.glb ("relative": no unit, not metres)
         "conf_threshold": float(cloud.threshold),
         # fraction of each view's pixels without depth (outside the crop the network saw)
         "no_data_fraction": no_data,

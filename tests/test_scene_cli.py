@@ -74,7 +74,11 @@ def test_scene_command_writes_views_cameras_and_clouds(tmp_path):
     ply = PlyData.read(str(out / "scene.ply"))
     count = summary["num_points"]
     assert ply["vertex"].count == count > 0
+    # no cameras: the cloud has no unit, and every file says so (a GLB is read as metres otherwise)
+    assert ply.comments == ["written by depthgraph", "frame world", "unit relative"]
+    assert summary["point_unit"] == "relative"
     glb = trimesh.load(str(out / "scene.glb"))
+    assert glb.metadata["unit"] == "relative"  # the scene's extras
     (geometry,) = glb.geometry.values()
     assert isinstance(geometry, trimesh.PointCloud) and len(geometry.vertices) == count
     a = np.asarray(summary["glb_alignment"])

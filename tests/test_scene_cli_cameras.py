@@ -23,6 +23,15 @@ def _points(path: Path) -> np.ndarray:
     return np.stack([v["x"], v["y"], v["z"]], axis=1).astype(np.float64)
 
 
+def _glb_unit(path: Path) -> str:
+    """``scenes[0].extras.unit`` of a GLB, read from its JSON chunk (no glTF library needed)."""
+    data = path.read_bytes()
+    assert data[:4] == b"glTF"
+    length = int.from_bytes(data[12:16], "little")
+    assert data[16:20] == b"JSON"
+    return json.loads(data[20 : 20 + length])["scenes"][0]["extras"]["unit"]
+
+
 def test_corridor_in_the_callers_frame_and_unit(tmp_path):
     out_m = tmp_path / "m"
     result = runner.invoke(app, ["scene", str(EXAMPLE / "images"), "--cameras", str(EXAMPLE / "transforms.json"),
@@ -30,7 +39,9 @@ def test_corridor_in_the_callers_frame_and_unit(tmp_path):
     assert result.exit_code == 0, result.output
     assert "your cameras' frame, depth unit m" in result.output
     summary = json.loads((out_m / "scene.json").read_text())
-    assert summary["depth_unit"] == "m" and summary["frame"] == "given cameras"
+    assert summary["depth_unit"] == "m" == summary["point_unit"] and summary["frame"] == "given cameras"
+    assert PlyData.read(str(out_m / "scene.ply")).comments[-1] == "unit m"
+    assert _glb_unit(out_m / "scene.glb") == "m"
     assert summary["reference_view"] == 0 and summary["pose_alignment"]["scale"] > 0
     assert summary["pose_alignment"]["degenerate"] is False  # the trajectory is not a line
     given = {Path(c.name).name: c for c in read_transforms_json(EXAMPLE / "transforms.json")}
@@ -53,6 +64,8 @@ def test_corridor_in_the_callers_frame_and_unit(tmp_path):
                                  "--units", "cm", "-o", str(out_cm), "--quiet"])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert json.loads((out_cm / "scene.json").read_text())["depth_unit"] == "cm"
+    assert PlyData.read(str(out_cm / "scene.ply")).comments[-1] == "unit cm"
+    assert _glb_unit(out_cm / "scene.glb") == "cm"
     pts_m, pts_cm = _points(out_m / "scene.ply"), _points(out_cm / "scene.ply")
     assert len(pts_m) == len(pts_cm) > 0
     np.testing.assert_allclose(pts_cm, 100 * pts_m, rtol=1e-3, atol=1e-3 * np.abs(pts_cm).max())
