@@ -209,7 +209,12 @@ def test_run_on_a_photo_shows_colour_map_and_point_cloud(page):
     assert depth.get_attribute("data-unit") == "relative"
     assert depth.locator("canvas").evaluate("c => [c.width, c.height]") == [600, 400]
     assert "relative depth, no unit" in tid(page, "depth-readout-depth").inner_text()
+    # so is the point cloud made from it: its points are in relative units, not metres
+    points = tid(page, "output-points")
+    assert points.get_attribute("data-unit") == "relative"
+    assert "points in relative units (no unit, not metres)" in tid(page, "points-unit-points").inner_text()
     page.wait_for_selector('[data-testid="viewer-points"][data-ready="true"]', timeout=60_000)
+    assert "3D point cloud in relative units" in tid(page, "viewer-canvas-points").get_attribute("aria-label")
     lit = canvas_non_blank_pixels(page, '[data-testid="viewer-canvas-points"]')
     assert lit > 500, f"the point cloud view drew only {lit} pixels"
     # orbiting with the mouse redraws the view

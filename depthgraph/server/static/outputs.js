@@ -34,6 +34,9 @@ function imageView(name, v, before) {
 
 /* A relative depth has no unit: say so rather than show bare numbers that look like metres. */
 const unitLabel = (unit) => (!unit ? "" : unit === "relative" ? " (relative depth, no unit)" : ` ${unit}`);
+/* The same for a point cloud's coordinates: "points in m", or relative units, never metres. */
+const pointsLabel = (count, unit) =>
+  `${count} points${!unit ? "" : unit === "relative" ? " in relative units (no unit, not metres)" : ` in ${unit}`}`;
 
 function depthView(name, array, unit = "") {
   const [h, w] = array.shape;
@@ -99,7 +102,9 @@ export async function renderOutputs(container, outputs, { kinds = {}, inputs = {
       if (isImage(value)) box.append(imageView(name, value, firstInput[index]));
       else if (isPointCloud(value)) {
         box.dataset.kind = "point_cloud";
-        box.append(el("p", { class: "dg-hint", text: `${value.num_points ?? (value.points || []).length} points` }));
+        if (value.unit) box.dataset.unit = value.unit;
+        const count = value.num_points ?? (decodeArray(value.points)?.shape[0] ?? 0);
+        box.append(el("p", { class: "dg-hint", "data-testid": `points-unit-${name}`, text: pointsLabel(count, value.unit) }));
         if (decodeArray(value.points)?.shape[0]) {
           const { pointCloudViewer } = await import("./viewer3d.js");
           box.append(await pointCloudViewer(name, value));

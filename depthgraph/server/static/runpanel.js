@@ -153,7 +153,8 @@ function previewOf(name, value) {
     return { key: `${name}:det:${n}`, text: `${n} detection${n === 1 ? "" : "s"}` };
   }
   if (value && typeof value === "object" && value.type === "point_cloud") {
-    return { key: `${name}:pc:${value.num_points}`, text: `${value.num_points ?? "?"} points` };
+    const unit = value.unit ? ` (${value.unit})` : "";
+    return { key: `${name}:pc:${value.num_points}:${value.unit}`, text: `${value.num_points ?? "?"} points${unit}` };
   }
   if (value && typeof value === "object" && value.type === "depth_map") {
     const shape = value.values?.shape || (Array.isArray(value.values) ? [value.values.length, value.values[0]?.length] : []);

@@ -46,7 +46,8 @@ export async function pointCloudViewer(name, value) {
     return box;
   }
   const { THREE, OrbitControls, PLYLoader } = lib;
-  const canvas = el("canvas", { "data-testid": `viewer-canvas-${name}`, "aria-label": `${name}: 3D point cloud (drag to orbit, wheel to zoom)`, tabindex: "0" });
+  const unit = !value.unit ? "" : value.unit === "relative" ? " in relative units" : ` in ${value.unit}`;
+  const canvas = el("canvas", { "data-testid": `viewer-canvas-${name}`, "aria-label": `${name}: 3D point cloud${unit} (drag to orbit, wheel to zoom)`, tabindex: "0" });
   box.append(canvas);
   let renderer;
   try {
