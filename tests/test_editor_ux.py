@@ -331,3 +331,21 @@ def test_odd_names_and_an_api_call_before_ready(chromium, base):
         assert errors == []
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("array_format", ["list", "base64"])
+def test_the_3d_view_turns_each_frame_to_y_up(page, array_format):
+    """The viewer draws y up, looking along -z (three.js): an "opencv" (or "world") cloud is turned
+    about x, an "opengl" one is drawn as it is. The cloud goes through the server's own encoder."""
+    from depthgraph.engine.serialization import serialize_value
+    from depthgraph.engine.values import PointCloud
+
+    points = [[1.0, 2.0, 3.0], [-0.5, 0.25, 4.0]]
+    drawn = {}
+    for frame in ("opencv", "world", "opengl"):
+        value = serialize_value(PointCloud(points=points, frame=frame, unit="m"), include_points=True,
+                                array_format=array_format)
+        drawn[frame] = page.evaluate(
+            """async v => Array.from((await import('./editor/static/viewer3d.js')).viewerPositions(v))""", value)
+    assert drawn["opengl"] == [1.0, 2.0, 3.0, -0.5, 0.25, 4.0]
+    assert drawn["opencv"] == drawn["world"] == [1.0, -2.0, -3.0, -0.5, -0.25, -4.0]

@@ -17,16 +17,26 @@ async function three() {
   return modules;
 }
 
-/** A BufferGeometry from the server's point cloud JSON (points in the OpenCV camera frame). */
-function geometryFrom(THREE, value) {
+/** The points of the server's point-cloud JSON as three.js positions. three.js looks along -z with
+ * y up, as the "opengl" frame does; "opencv" clouds (y down, z forward) and "world" ones (a scene's
+ * frame, OpenCV axes) are turned about x to match. */
+export function viewerPositions(value) {
   const pts = decodeArray(value.points);
   const n = pts.shape[0];
+  const turn = value.frame === "opengl" ? 1 : -1;
   const positions = new Float32Array(n * 3);
   for (let i = 0; i < n; i++) {
     positions[3 * i] = pts.values[3 * i];
-    positions[3 * i + 1] = -pts.values[3 * i + 1];  // OpenCV (y down, z forward) -> three.js (y up, z towards viewer)
-    positions[3 * i + 2] = -pts.values[3 * i + 2];
+    positions[3 * i + 1] = turn * pts.values[3 * i + 1];
+    positions[3 * i + 2] = turn * pts.values[3 * i + 2];
   }
+  return positions;
+}
+
+/** A BufferGeometry from the server's point cloud JSON. */
+function geometryFrom(THREE, value) {
+  const positions = viewerPositions(value);
+  const n = positions.length / 3;
   const geometry = new THREE.BufferGeometry();
   geometry.setAttribute("position", new THREE.BufferAttribute(positions, 3));
   const cols = value.colors ? decodeArray(value.colors) : null;
