@@ -98,12 +98,28 @@ def write_glb(path: str | Path, points: np.ndarray, colors: np.ndarray | None, u
         rgba = np.full((len(pts), 4), 255, dtype=np.uint8)
     else:
         rgba = np.concatenate([np.asarray(colors, np.uint8).reshape(-1, 3), np.full((len(pts), 1), 255, np.uint8)], axis=1)
+    if not len(pts):  # trimesh refuses to export an empty scene; glTF allows one
+        return _atomic_write(Path(path), _empty_glb(unit))
     scene = trimesh.Scene()
     scene.metadata["unit"] = unit
-    if len(pts):
-        scene.add_geometry(trimesh.PointCloud(vertices=pts, colors=rgba), node_name="points", geom_name="points")
+    scene.add_geometry(trimesh.PointCloud(vertices=pts, colors=rgba), node_name="points", geom_name="points")
     data = scene.export(file_type="glb")
     return _atomic_write(Path(path), data)
+
+
+def _empty_glb(unit: str) -> bytes:
+    """A glTF 2.0 binary with one empty scene and ``unit`` in its extras (no buffers, no nodes):
+    a 12-byte header (magic, version 2, total length), then one JSON chunk padded with spaces to
+    a multiple of 4 bytes."""
+    import json
+    import struct
+
+    document = {"asset": {"version": "2.0", "generator": "depthgraph"}, "scene": 0,
+                "scenes": [{"nodes": [], "extras": {"unit": unit}}]}
+    chunk = json.dumps(document, separators=(",", ":")).encode("utf-8")
+    chunk += b" " * (-len(chunk) % 4)
+    return (struct.pack("<4sII", b"glTF", 2, 12 + 8 + len(chunk))
+            + struct.pack("<I4s", len(chunk), b"JSON") + chunk)
 
 
 def write_transforms_json(path: str | Path, cameras: list[Camera]) -> Path:

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 from plyfile import PlyData
 from test_scene_cli import fresh_models  # noqa: F401  (autouse: the small recipe network on the CPU)
 from typer.testing import CliRunner
@@ -90,3 +91,22 @@ def test_camera_errors_are_clear(tmp_path):
                                  "--units", "parsec", "-o", str(tmp_path / "o")])  # fmt: skip
     assert result.exit_code == 1 and "--units" in result.output and "parsec" in result.output
     assert not (tmp_path / "o" / "scene.json").exists()
+
+
+@pytest.mark.parametrize("count", [0, 3])
+def test_a_glb_is_written_for_any_number_of_points(tmp_path, count):
+    """An empty cloud (every point under the confidence threshold) still gives a valid GLB with
+    its unit: trimesh refuses to export an empty scene, glTF does not."""
+    import trimesh
+
+    from depthgraph.scene_export import write_glb
+
+    points = np.arange(count * 3, dtype=np.float32).reshape(count, 3)
+    path = write_glb(tmp_path / "scene.glb", points, None, unit="cm")
+    data = path.read_bytes()
+    assert int.from_bytes(data[8:12], "little") == len(data)  # the header's total length
+    assert _glb_unit(path) == "cm"
+    loaded = trimesh.load(str(path))
+    assert loaded.metadata["unit"] == "cm"
+    assert sum(len(g.vertices) for g in loaded.geometry.values()) == count
+    assert [p.name for p in tmp_path.iterdir()] == ["scene.glb"]  # no temporary left behind
