@@ -89,3 +89,118 @@ def test_extra_values_such_as_a_source_path_are_recorded_in_results_json(tmp_pat
     source = Path("images") / "photo.jpg"
     write_result({"n": 1}, tmp_path, extra={"source": source})
     assert _results(tmp_path)["source"] == str(source)
+
+
+# --- batch.folders: the batch runner's folders -----------------------------------------------
+
+
+def test_a_job_folder_is_placed_whole_at_any_depth_and_records_its_images(tmp_path: Path) -> None:
+    from depthgraph.batch.folders import check_output_dir, write_job
+    from depthgraph.batch.jobs import ImageJob
+
+    output = check_output_dir(tmp_path / "new" / "runs")  # missing parents are made
+    assert output.is_dir()
+    job = ImageJob(label="a", images={"image": Path("in") / "a.png", "depth": "s3://b/a.png"},
+                   folder="x/y/z")
+    files = write_job(job, {"n": 1}, output)
+    folder = output / "x" / "y" / "z"
+    assert files == [folder / "results.json"] and files[0].is_file()
+    assert _results(folder)["images"] == {"image": str(Path("in") / "a.png"), "depth": "s3://b/a.png"}
+    assert sorted(p.name for p in (output / "x" / "y").iterdir()) == ["z"]  # nothing half-written
+
+
+def test_an_output_folder_that_is_a_file_is_refused_by_name(tmp_path: Path) -> None:
+    from depthgraph.batch.errors import RunSetupError
+    from depthgraph.batch.folders import check_output_dir
+
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    with pytest.raises(RunSetupError, match="taken"):
+        check_output_dir(taken)
+
+
+# --- output_root: confinement, replacing folders, user files, output names -------------------
+
+
+def test_replace_folder_refuses_a_target_outside_the_output_root(tmp_path: Path) -> None:
+    from depthgraph.output_root import replace_folder, writing_under
+
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    outside.mkdir()
+    finished = root / ".partial"
+    finished.mkdir(parents=True)
+    with writing_under(root):
+        with pytest.raises(OSError, match="outside the output root"):
+            replace_folder(finished, outside / "job")
+    assert finished.is_dir() and not (outside / "job").exists()
+
+
+def test_replace_folder_refuses_a_file_or_a_link_in_its_place_and_leaves_them(tmp_path: Path) -> None:
+    from depthgraph.output_root import replace_folder
+
+    finished = tmp_path / ".partial"
+    finished.mkdir()
+    (finished / "new.txt").write_text("new")
+    a_file = tmp_path / "file"
+    a_file.write_text("keep")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    a_link = tmp_path / "link"
+    a_link.symlink_to(elsewhere, target_is_directory=True)
+    for target in (a_file, a_link):
+        with pytest.raises(OSError, match="not a folder"):
+            replace_folder(finished, target)
+    assert a_file.read_text() == "keep" and a_link.is_symlink() and not any(elsewhere.iterdir())
+    assert (finished / "new.txt").is_file()
+
+
+def test_replace_folder_replaces_an_earlier_folder_and_leaves_no_copy(tmp_path: Path) -> None:
+    from depthgraph.output_root import replace_folder
+
+    earlier = tmp_path / "job"
+    earlier.mkdir()
+    (earlier / "old.txt").write_text("old")
+    finished = tmp_path / ".partial"
+    finished.mkdir()
+    (finished / "new.txt").write_text("new")
+    replace_folder(finished, earlier)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["job"]
+    assert sorted(p.name for p in earlier.iterdir()) == ["new.txt"]
+
+
+def test_user_files_are_read_and_copied_byte_for_byte_never_through_a_link(tmp_path: Path) -> None:
+    from depthgraph.output_root import UserFileError, copy_user_file, read_user_file
+
+    data = bytes(range(256)) * 3  # not text in any encoding
+    source = tmp_path / "photo.bin"
+    source.write_bytes(data)
+    assert read_user_file(source) == data
+    copied = copy_user_file(source, tmp_path / "copy.bin")
+    assert copied.read_bytes() == data
+    link = tmp_path / "link.bin"
+    link.symlink_to(source)
+    with pytest.raises(UserFileError, match="symbolic link"):
+        read_user_file(link)
+
+
+def test_copy_user_file_errors_name_the_output_property(tmp_path: Path) -> None:
+    from depthgraph.output_root import copy_user_file
+
+    source = tmp_path / "photo.bin"
+    source.write_bytes(b"x")
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(StepInputError) as caught:
+        copy_user_file(source, tmp_path / "folder")
+    assert caught.value.property == "output" and "folder" in str(caught.value)
+
+
+def test_output_names_are_never_shared_ignoring_case_nor_a_folder_of_another() -> None:
+    from depthgraph.output_root import OutputNames
+
+    names = OutputNames()
+    asked = ["x/y", "x", "X", "x/y/z", "p/q", "P/Q", "p/q", "a b", "a"]
+    given = [names.claim(n) for n in asked]
+    assert given == ["x/y", "x_2", "X_3", "x/y_2/z", "p/q", "P/Q_2", "p/q_3", "a b", "a"]
+    keys = [g.lower() for g in given]
+    assert len(set(keys)) == len(keys)
+    assert not [(a, b) for a in keys for b in keys if b.startswith(a + "/")]
