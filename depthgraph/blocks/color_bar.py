@@ -30,20 +30,24 @@ def add_color_bar(picture: np.ndarray, colormap: str, hot_depth: float, cold_dep
 
     h = picture.shape[0]
     bar_w = max(12, h // 24)
-    text_w = max(72, h // 5)
     ramp = np.linspace(255, 0, h).astype(np.uint8)[:, None].repeat(bar_w, axis=1)
     if colormap == "gray":
         bar = np.repeat(ramp[:, :, None], 3, axis=2)
     else:
         bar = cv2.applyColorMap(ramp, getattr(cv2, COLORMAPS[colormap]))
-    panel = np.full((h, text_w, 3), 255, np.uint8)
     scale = max(0.3, min(1.0, h / 600))
     thickness = 1
     line = int(22 * scale) + 4
-    cv2.putText(panel, _label(hot_depth, unit), (4, line), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness, cv2.LINE_AA)
-    cv2.putText(panel, _label(cold_depth, unit), (4, h - 6 - (line if h > 3 * line else 0)),
+    hot, cold = _label(hot_depth, unit), _label(cold_depth, unit)
+    unit_line = ("relative" if unit == "relative" else f"depth ({unit})") if h > 3 * line else ""
+    # the panel is as wide as its widest text, so a label or the unit is never cut off
+    widest = max(cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)[0][0]
+                 for text in (hot, cold, unit_line))  # fmt: skip
+    text_w = max(72, h // 5, widest + 8)
+    panel = np.full((h, text_w, 3), 255, np.uint8)
+    cv2.putText(panel, hot, (4, line), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness, cv2.LINE_AA)
+    cv2.putText(panel, cold, (4, h - 6 - (line if unit_line else 0)),
                 cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness, cv2.LINE_AA)  # fmt: skip
-    if h > 3 * line:
-        cv2.putText(panel, "relative" if unit == "relative" else f"depth ({unit})", (4, h - 6),
-                    cv2.FONT_HERSHEY_SIMPLEX, scale, (80, 80, 80), thickness, cv2.LINE_AA)  # fmt: skip
+    if unit_line:
+        cv2.putText(panel, unit_line, (4, h - 6), cv2.FONT_HERSHEY_SIMPLEX, scale, (80, 80, 80), thickness, cv2.LINE_AA)
     return np.ascontiguousarray(np.concatenate([picture, bar, panel], axis=1))
