@@ -47,5 +47,8 @@ nice -n 10 "$MUTMUT" run --max-children "${MUTMUT_CHILDREN:-2}" "$@" \
   'depthgraph.blocks.*' \
   'depthgraph.output_writer.*' \
   'depthgraph.batch.folders.*' \
-  'depthgraph.video.sinks.*'
+  'depthgraph.video.sinks.*' \
+  'depthgraph.ply.*' \
+  'depthgraph.output_root.*' \
+  'depthgraph.scene_export.*'
 "$MUTMUT" results
