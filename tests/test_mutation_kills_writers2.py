@@ -111,3 +111,220 @@ def test_view_names_are_safe_unique_ignoring_case_and_keep_only_safe_extensions(
     names = unique_names(sources)
     assert names == ["My_Photo.jpg", "my_photo_2.png", "weird.png", "noext.png", "a.tif"]
     assert not any(c.isspace() for name in names for c in name)
+
+
+# --- output_writer: file names ---------------------------------------------------------------
+
+
+def test_safe_names_keep_safe_characters_and_never_start_with_a_dot() -> None:
+    from depthgraph.output_writer import safe_name
+
+    assert safe_name("X-ray 1.v2") == "X-ray_1.v2"  # safe characters kept as they are
+    assert safe_name("..secret") == "secret" and safe_name("._a b_.") == "a_b"  # no hidden files
+    assert safe_name("???") == "output" and safe_name("..") == "output"  # nothing safe left
+
+
+# --- output_root: confined folders, plain files, shown paths ---------------------------------
+
+
+def _refusal(call, *args, **kwargs) -> StepInputError:
+    with pytest.raises(StepInputError) as caught:
+        call(*args, **kwargs)
+    return caught.value
+
+
+def test_confined_folders_refuse_what_leaves_the_root_naming_the_property_and_request(
+        tmp_path: Path) -> None:
+    from depthgraph.output_root import output_directory, writing_under
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    with writing_under(tmp_path / "root") as root:
+        (root / "escape").symlink_to(outside, target_is_directory=True)
+        # what was asked -> a word of why it is refused
+        cases = {"~/x": "~", "/etc/x": "absolute", "\\x": "absolute", "a/../b": "..",
+                 "a\\..\\b": "..", "escape/x": "link", "a\x00b": "nul"}
+        for requested, why in cases.items():
+            error = _refusal(output_directory, requested, prop="folder")
+            assert error.property == "folder", requested
+            assert repr(requested.replace("\x00", "\\0")) in str(error), requested
+            assert why in str(error).lower(), requested
+        assert not any(outside.iterdir()) and sorted(p.name for p in root.iterdir()) == ["escape"]
+        # the root itself, and a folder made inside it one part at a time
+        assert output_directory(".") == root and output_directory("") == root
+        assert output_directory("a/b") == root / "a" / "b" and (root / "a" / "b").is_dir()
+
+
+def test_unconfined_folders_are_made_with_their_parents_and_bad_ones_are_named(tmp_path: Path) -> None:
+    from depthgraph.output_root import output_directory
+
+    made = output_directory(str(tmp_path / "a" / "b"))
+    assert made == (tmp_path / "a" / "b").resolve() and made.is_dir()
+    (tmp_path / "file").write_text("x")
+    for requested, why in [(str(tmp_path / "file"), "not a folder"),
+                           (str(tmp_path / "file" / "sub"), "not a folder"),
+                           (str(tmp_path / "a\x00b"), "nul")]:
+        error = _refusal(output_directory, requested, prop="folder")
+        assert error.property == "folder"
+        assert repr(requested.replace("\x00", "\\0")) in str(error) and why in str(error).lower()
+
+
+def test_output_file_takes_only_a_plain_file_name(tmp_path: Path) -> None:
+    from depthgraph.output_root import output_file
+
+    for name in ["a/b", "a\\b", "a\x00b", "", ".", ".."]:
+        assert _refusal(output_file, tmp_path, name, prop="p").property == "p", name
+    assert output_file(tmp_path, "new.txt", prop="p") == tmp_path / "new.txt"
+
+
+def test_written_files_are_not_executable_and_refusals_name_the_output_directory(tmp_path: Path) -> None:
+    import os
+
+    from depthgraph.output_root import write_file, writing_under
+
+    path = write_file(tmp_path / "a.bin", b"data")
+    assert path.read_bytes() == b"data" and os.stat(path).st_mode & 0o111 == 0
+    (tmp_path / "taken.png").mkdir()
+    error = _refusal(write_file, tmp_path / "taken.png", b"x")
+    assert error.property == "output_directory" and "taken.png" in str(error)
+    with writing_under(tmp_path / "root"):
+        error = _refusal(write_file, tmp_path / "out.txt", b"x")
+    assert error.property == "output_directory" and "out.txt" in str(error)
+    assert not (tmp_path / "out.txt").exists()
+
+
+def test_shown_paths_are_relative_to_the_root_under_its_shown_name(tmp_path: Path) -> None:
+    from depthgraph.output_root import shown_path, writing_under
+
+    with writing_under(tmp_path / "root", shown_as="out") as root:
+        assert shown_path(root / "a" / "b.png") == "out/a/b.png"
+    with writing_under(tmp_path / "root") as root:
+        assert shown_path(root / "a" / "b.png") == "a/b.png"
+
+
+# --- video.sinks: MP4 files, results.jsonl, video.json ---------------------------------------
+
+
+def _frames_of(path: Path) -> list[np.ndarray]:
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    capture.release()
+    return frames
+
+
+def test_mp4_writer_takes_fps_and_codec_as_documented(tmp_path: Path) -> None:
+    from depthgraph.video.sinks import Mp4Writer, VideoOutputWriter, VideoSinkError, h264_available
+
+    path = tmp_path / "v.mp4"
+    assert [Mp4Writer(path, fps).fps for fps in (0, -5, 0.5, 25)] == [30.0, 30.0, 0.5, 25.0]
+    assert Mp4Writer(path, 10, "mp4v").codec == "mp4v"
+    assert Mp4Writer(path, 10).codec == ("h264" if h264_available() else "mp4v")
+    if h264_available():
+        assert Mp4Writer(path, 10, "h264").codec == "h264"
+        assert VideoOutputWriter(tmp_path / "h", 10, codec="h264").codec == "h264"
+    for make in (lambda: Mp4Writer(path, 10, "vp9"), lambda: VideoOutputWriter(tmp_path / "x", 10, codec="vp9")):
+        with pytest.raises(VideoSinkError, match="vp9"):
+            make()
+    assert not path.exists()  # nothing is written before the first frame
+
+
+def test_mp4_writer_refuses_frames_that_are_not_bgr_uint8_naming_the_file(tmp_path: Path) -> None:
+    from depthgraph.video.sinks import Mp4Writer, VideoSinkError
+
+    for frame in (np.zeros((4, 6, 4), np.uint8), np.zeros((4, 6, 3), np.float32)):
+        with pytest.raises(VideoSinkError, match="clip.mp4"):
+            Mp4Writer(tmp_path / "clip.mp4", 10, "mp4v").write(frame)
+
+
+def test_mp4v_crops_an_odd_size_and_resizes_later_frames_to_the_first(tmp_path: Path) -> None:
+    from depthgraph.video.sinks import Mp4Writer
+
+    path = tmp_path / "new" / "v.mp4"  # its folder is made
+    writer = Mp4Writer(path, 10, "mp4v")
+    writer.write(np.full((17, 23, 3), (0, 0, 255), np.uint8))
+    writer.write(np.full((34, 46, 3), 255, np.uint8))  # another size: resized to the first
+    writer.write(np.zeros((17, 23), np.uint8))  # grey: made BGR
+    writer.close()
+    assert (writer.codec, writer.size, writer.even_size_fix, writer.frames_written) == \
+        ("mp4v", (23, 17), "cropped", 3)
+    frames = _frames_of(path)
+    assert [f.shape for f in frames] == [(16, 22, 3)] * 3
+    assert frames[0][8, 11, 2] > 200 and frames[0][8, 11, 0] < 60  # red stays red
+    assert frames[1].mean() > 200 and frames[2].mean() < 50
+
+
+def test_h264_pads_an_odd_size_and_keeps_the_colours(tmp_path: Path) -> None:
+    from depthgraph.video.sinks import Mp4Writer, h264_available
+
+    if not h264_available():
+        pytest.skip("PyAV not installed")
+    writer = Mp4Writer(tmp_path / "v.mp4", 10, "h264")
+    for _ in range(2):
+        writer.write(np.full((17, 23, 3), (0, 0, 255), np.uint8))
+    writer.close()
+    assert (writer.size, writer.even_size_fix, writer.frames_written) == ((23, 17), "padded", 2)
+    frames = _frames_of(tmp_path / "v.mp4")
+    assert [f.shape for f in frames] == [(18, 24, 3)] * 2
+    assert frames[0][9, 12, 2] > 200 and frames[0][9, 12, 0] < 60  # red, not blue
+
+
+def _metadata(number: int):
+    from depthgraph.engine.values import VideoMetadata
+
+    return VideoMetadata(video_identifier="clip", frame_number=number, frame_timestamp=number / 10, fps=10)
+
+
+def test_video_output_folder_records_every_frame_and_every_file(tmp_path: Path) -> None:
+    import os
+
+    from depthgraph.engine.values import PointCloud, WorkflowImageData
+    from depthgraph.video.sinks import VideoOutputWriter
+
+    out = tmp_path / "a" / "b"  # made with its parents
+    writer = VideoOutputWriter(out, fps=10, ply_every=1, codec="mp4v")
+    (out / "results.jsonl").write_text("stale line from an earlier run\n" * 50)
+    cloud = PointCloud(np.array([[0.0, 1.0, 2.0], [1.0, 1.0, 3.0]], np.float32))
+    for number in (7, 8, 9):
+        writer.write(_metadata(number), {
+            "picture": WorkflowImageData(numpy_image=np.zeros((4, 6, 3), np.uint8)),
+            "cloud": cloud, "inline": np.arange(64).reshape(8, 8), "big": np.arange(65.0), "values": [1, 2]})
+    files = writer.close({"source": "clip.mp4"})
+    assert writer.close() == files  # a second close writes nothing again
+    plys = [out / "cloud" / f"frame_{n:06d}.ply" for n in (7, 8, 9)]
+    assert files == [out / "picture.mp4", out / "results.jsonl", *plys, out / "video.json"]
+
+    summary = json.loads((out / "video.json").read_text())
+    assert summary["source"] == "clip.mp4" and summary["frames_written"] == 3
+    assert summary["results"] == "results.jsonl"
+    assert summary["videos"] == {"picture.mp4": {"frames": 3, "codec": "mp4v", "width": 6, "height": 4,
+                                                 "even_size_fix": None}}
+    assert summary["point_clouds"] == [f"cloud/frame_{n:06d}.ply" for n in (7, 8, 9)]
+
+    text = (out / "results.jsonl").read_text()
+    assert "stale" not in text and os.stat(out / "results.jsonl").st_mode & 0o111 == 0
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert [line["frame_number"] for line in lines] == [7, 8, 9]
+    outputs = lines[2]["outputs"]
+    assert outputs["picture"] == {"type": "video_frame", "file": "picture.mp4", "frame_index": 2}
+    assert outputs["cloud"]["type"] == "point_cloud" and outputs["cloud"]["file"] == "cloud/frame_000009.ply"
+    assert outputs["inline"] == np.arange(64).reshape(8, 8).tolist()  # 64 values: inline
+    assert isinstance(outputs["big"], dict)  # more than 64: summarised
+    assert outputs["values"] == [1, 2]
+    assert len(_frames_of(out / "picture.mp4")) == 3
+
+
+def test_a_video_output_folder_without_frames_names_no_results_file(tmp_path: Path) -> None:
+    from depthgraph.video.sinks import VideoOutputWriter
+
+    writer = VideoOutputWriter(tmp_path / "empty", fps=10)
+    assert writer.close() == [tmp_path / "empty" / "video.json"]
+    summary = json.loads((tmp_path / "empty" / "video.json").read_text())
+    assert summary["results"] is None and summary["frames_written"] == 0 and summary["videos"] == {}
+    assert not (tmp_path / "empty" / "results.jsonl").exists()
