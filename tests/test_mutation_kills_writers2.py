@@ -187,6 +187,7 @@ def test_written_files_are_not_executable_and_refusals_name_the_output_directory
     (tmp_path / "taken.png").mkdir()
     error = _refusal(write_file, tmp_path / "taken.png", b"x")
     assert error.property == "output_directory" and "taken.png" in str(error)
+    assert _refusal(write_file, tmp_path / "taken.png", b"x", prop="frames").property == "frames"
     with writing_under(tmp_path / "root"):
         error = _refusal(write_file, tmp_path / "out.txt", b"x")
     assert error.property == "output_directory" and "out.txt" in str(error)
@@ -328,3 +329,12 @@ def test_a_video_output_folder_without_frames_names_no_results_file(tmp_path: Pa
     summary = json.loads((tmp_path / "empty" / "video.json").read_text())
     assert summary["results"] is None and summary["frames_written"] == 0 and summary["videos"] == {}
     assert not (tmp_path / "empty" / "results.jsonl").exists()
+
+
+def test_a_stream_that_cannot_be_opened_names_the_output_directory_property(tmp_path: Path) -> None:
+    from depthgraph.video.sinks import JsonlWriter
+
+    (tmp_path / "results.jsonl").mkdir()
+    writer = JsonlWriter(tmp_path / "results.jsonl")
+    error = _refusal(writer.write, {"frame_number": 0})
+    assert error.property == "output_directory" and "results.jsonl" in str(error)
