@@ -247,7 +247,7 @@ def test_mp4_writer_refuses_frames_that_are_not_bgr_uint8_naming_the_file(tmp_pa
 def test_mp4v_crops_an_odd_size_and_resizes_later_frames_to_the_first(tmp_path: Path) -> None:
     from depthgraph.video.sinks import Mp4Writer
 
-    path = tmp_path / "new" / "v.mp4"  # its folder is made
+    path = tmp_path / "new" / "deeper" / "v.mp4"  # its folders are made
     writer = Mp4Writer(path, 10, "mp4v")
     writer.write(np.full((17, 23, 3), (0, 0, 255), np.uint8))
     writer.write(np.full((34, 46, 3), 255, np.uint8))  # another size: resized to the first
@@ -274,6 +274,8 @@ def test_h264_pads_an_odd_size_and_keeps_the_colours(tmp_path: Path) -> None:
     frames = _frames_of(tmp_path / "v.mp4")
     assert [f.shape for f in frames] == [(18, 24, 3)] * 2
     assert frames[0][9, 12, 2] > 200 and frames[0][9, 12, 0] < 60  # red, not blue
+    # the added column and row repeat the edge (red), they are not black
+    assert frames[0][9, 23, 2] > 150 and frames[0][17, 12, 2] > 150
 
 
 def _metadata(number: int):
@@ -290,7 +292,7 @@ def test_video_output_folder_records_every_frame_and_every_file(tmp_path: Path) 
 
     out = tmp_path / "a" / "b"  # made with its parents
     writer = VideoOutputWriter(out, fps=10, ply_every=1, codec="mp4v")
-    (out / "results.jsonl").write_text("stale line from an earlier run\n" * 50)
+    (out / "results.jsonl").write_text("stale line from an earlier run\n" * 500)
     cloud = PointCloud(np.array([[0.0, 1.0, 2.0], [1.0, 1.0, 3.0]], np.float32))
     for number in (7, 8, 9):
         writer.write(_metadata(number), {
@@ -331,9 +333,16 @@ def test_a_video_output_folder_without_frames_names_no_results_file(tmp_path: Pa
     assert not (tmp_path / "empty" / "results.jsonl").exists()
 
 
-def test_a_stream_that_cannot_be_opened_names_the_output_directory_property(tmp_path: Path) -> None:
+def test_results_jsonl_streams_are_plain_files_and_a_refusal_names_the_output_directory(tmp_path: Path) -> None:
     from depthgraph.video.sinks import JsonlWriter
 
+    fresh = JsonlWriter(tmp_path / "x" / "y" / "r.jsonl")  # its folders are made
+    fresh.write({"n": 1, "where": Path("a")})
+    fresh.write({"n": 2})
+    fresh.close()
+    assert fresh.lines == 2 and fresh.path.stat().st_mode & 0o111 == 0  # not executable
+    assert [json.loads(line) for line in fresh.path.read_text().splitlines()] == \
+        [{"n": 1, "where": "a"}, {"n": 2}]
     (tmp_path / "results.jsonl").mkdir()
     writer = JsonlWriter(tmp_path / "results.jsonl")
     error = _refusal(writer.write, {"frame_number": 0})
