@@ -298,7 +298,7 @@ def test_video_output_folder_records_every_frame_and_every_file(tmp_path: Path) 
         writer.write(_metadata(number), {
             "picture": WorkflowImageData(numpy_image=np.zeros((4, 6, 3), np.uint8)),
             "cloud": cloud, "inline": np.arange(64).reshape(8, 8), "big": np.arange(65.0), "values": [1, 2]})
-    files = writer.close({"source": "clip.mp4"})
+    files = writer.close({"source": Path("clip.mp4")})  # any value, written as text
     assert writer.close() == files  # a second close writes nothing again
     plys = [out / "cloud" / f"frame_{n:06d}.ply" for n in (7, 8, 9)]
     assert files == [out / "picture.mp4", out / "results.jsonl", *plys, out / "video.json"]
@@ -321,6 +321,17 @@ def test_video_output_folder_records_every_frame_and_every_file(tmp_path: Path) 
     assert isinstance(outputs["big"], dict)  # more than 64: summarised
     assert outputs["values"] == [1, 2]
     assert len(_frames_of(out / "picture.mp4")) == 3
+
+
+def test_point_clouds_are_not_written_by_default(tmp_path: Path) -> None:
+    from depthgraph.engine.values import PointCloud
+    from depthgraph.video.sinks import VideoOutputWriter
+
+    writer = VideoOutputWriter(tmp_path / "out", fps=10)  # ply_every 0: never
+    writer.write(_metadata(0), {"cloud": PointCloud(np.zeros((2, 3), np.float32))})
+    writer.close()
+    summary = json.loads((tmp_path / "out" / "video.json").read_text())
+    assert summary["point_clouds"] == [] and not (tmp_path / "out" / "cloud").exists()
 
 
 def test_a_video_output_folder_without_frames_names_no_results_file(tmp_path: Path) -> None:
