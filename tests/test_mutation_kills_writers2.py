@@ -194,6 +194,13 @@ def test_written_files_are_not_executable_and_refusals_name_the_output_directory
     assert not (tmp_path / "out.txt").exists()
 
 
+def test_an_output_name_that_is_a_folder_of_another_at_any_depth_is_renamed() -> None:
+    from depthgraph.output_root import OutputNames
+
+    names = OutputNames()
+    assert [names.claim(n) for n in ["a/b/c", "A/B", "a"]] == ["a/b/c", "A/B_2", "a_2"]
+
+
 def test_shown_paths_are_relative_to_the_root_under_its_shown_name(tmp_path: Path) -> None:
     from depthgraph.output_root import shown_path, writing_under
 
