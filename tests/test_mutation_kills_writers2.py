@@ -237,7 +237,8 @@ def test_mp4_writer_takes_fps_and_codec_as_documented(tmp_path: Path) -> None:
     if h264_available():
         assert Mp4Writer(path, 10, "h264").codec == "h264"
         assert VideoOutputWriter(tmp_path / "h", 10, codec="h264").codec == "h264"
-    for make in (lambda: Mp4Writer(path, 10, "vp9"), lambda: VideoOutputWriter(tmp_path / "x", 10, codec="vp9")):
+    for make in (lambda: Mp4Writer(path, 10, "vp9"),
+                 lambda: VideoOutputWriter(tmp_path / "x", 10, codec="vp9")):
         with pytest.raises(VideoSinkError, match="vp9"):
             make()
     assert not path.exists()  # nothing is written before the first frame
@@ -351,7 +352,8 @@ def test_a_video_output_folder_without_frames_names_no_results_file(tmp_path: Pa
     assert not (tmp_path / "empty" / "results.jsonl").exists()
 
 
-def test_results_jsonl_streams_are_plain_files_and_a_refusal_names_the_output_directory(tmp_path: Path) -> None:
+def test_results_jsonl_streams_are_plain_files_and_a_refusal_names_the_output_directory(
+        tmp_path: Path) -> None:
     from depthgraph.video.sinks import JsonlWriter
 
     fresh = JsonlWriter(tmp_path / "x" / "y" / "r.jsonl")  # its folders are made
