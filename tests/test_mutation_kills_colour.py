@@ -168,10 +168,6 @@ def test_a_smoothed_range_follows_the_video_of_the_image_by_its_timestamps():
     np.testing.assert_array_equal(second, expected)
 
 
-def _update(state, frames) -> list[tuple[float, float]]:
-    return [state.update(low, high, meta, tc) for low, high, meta, tc in frames]
-
-
 def test_the_smoothing_step_is_the_time_between_frames():
     from depthgraph.blocks.colormap import _RangeState
 
