@@ -1,0 +1,193 @@
+"""What the depth stabilizer, the depth helpers, the encoders, the JSON serializer, image decoding
+and the DA3 preprocessing promise, pinned where mutation testing (docs/testing.md) found that no
+test noticed a change. Each test asserts a documented promise (module docstring, docs/blocks.md,
+the error-message standard) on data where a wrong implementation shows; none pins a message's
+exact wording. Keep the file fast: mutmut runs it for every mutant of the functions it touches."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from depthgraph.engine.errors import StepInputError
+from depthgraph.engine.values import DepthMap, VideoMetadata, WorkflowImageData
+
+# --- depth_stabilizer ------------------------------------------------------------------------
+
+
+def _stabilizer():
+    from depthgraph.blocks.depth_stabilizer import DepthStabilizerBlock
+
+    return DepthStabilizerBlock()
+
+
+def _ramp(h: int = 24, w: int = 32, near: float = 1.0, far: float = 5.0) -> np.ndarray:
+    """A depth map with a different depth in every pixel (near top-left, far bottom-right)."""
+    return np.linspace(near, far, h * w, dtype=np.float32).reshape(h, w)
+
+
+def _frame(video: str, number: int, timestamp: float | None, fps: float) -> WorkflowImageData:
+    """A video frame as the engine hands it to the block: an image carrying its metadata."""
+    meta = VideoMetadata(video, number, timestamp, fps)  # type: ignore[arg-type]
+    return WorkflowImageData(numpy_image=np.zeros((4, 4, 3), np.uint8), video_metadata=meta)
+
+
+def _smoothed_normalisation(frames, weights, space="inverse_depth", low_p=2.0, high_p=98.0, stride=1):
+    """The module docstring's rule for a metric depth (no fit): the percentile range of each
+    frame on the sampling grid, smoothed with the given weights; the last frame normalised by it."""
+    low = high = None
+    for depth, weight in zip(frames, weights):
+        x = 1.0 / depth.astype(np.float64) if space == "inverse_depth" else depth.astype(np.float64)
+        lo, hi = np.percentile(x[::stride, ::stride], [low_p, high_p])
+        if low is None:
+            low, high = lo, hi
+        else:
+            low, high = low + weight * (lo - low), high + weight * (hi - high)
+    out = (x - low) / (high - low)
+    if space == "depth":
+        out = 1.0 - out
+    return np.clip(out, 0.0, 1.0)
+
+
+def _run_metric(frames, images, **props):
+    block = _stabilizer()
+    for depth, image in zip(frames, images):
+        out = block.run(depth=DepthMap(values=depth, unit="m"), image=image, **props)
+    return out
+
+
+@pytest.mark.parametrize(
+    "times, fps, props, weight",
+    [
+        # timestamps from the video metadata give dt (0.5 s), whatever the frame rate says
+        ((2.0, 2.5), 30.0, {"time_constant": 2.0}, 1.0 - math.exp(-0.5 / 2.0)),
+        # no timestamps: dt = 1 / fps; the default time constant is 1 s
+        ((None, None), 4.0, {}, 1.0 - math.exp(-0.25)),
+        # a repeated timestamp says nothing about dt: 1 / fps again
+        ((3.0, 3.0), 2.0, {}, 1.0 - math.exp(-0.5)),
+        # unknown frame rate (0) and no timestamps: a 30 fps frame is assumed
+        ((None, None), 0.0, {}, 1.0 - math.exp(-1.0 / 30.0)),
+        # a slow source (0.5 fps): one frame every 2 s
+        ((None, None), 0.5, {"time_constant": 1.0}, 1.0 - math.exp(-2.0)),
+        # time constant 0: no smoothing at all, the range follows each frame
+        ((0.0, 0.1), 30.0, {"time_constant": 0.0}, 1.0),
+    ],
+)
+def test_stabilizer_smooths_the_range_with_weight_one_minus_exp_of_dt_over_the_time_constant(
+    times, fps, props, weight
+):
+    frames = [_ramp(near=1.0, far=5.0), _ramp(near=2.0, far=20.0)]
+    images = [_frame("smooth", n, t, fps) for n, t in enumerate(times)]
+    out = _run_metric(frames, images, **props)
+    expected = _smoothed_normalisation(frames, [None, weight])
+    np.testing.assert_allclose(out["normalized_depth"], expected, atol=2e-5)
+    assert out["normalized_depth"].dtype == np.float32
+    # a metric depth is never re-scaled: it passes through unchanged
+    assert out["scale"] == 1.0 and out["shift"] == 0.0 and out["reset"] is False
+    np.testing.assert_array_equal(np.asarray(out["depth"]), frames[-1])
+
+
+def test_stabilizer_normalises_by_the_documented_percentiles_and_space():
+    frames = [_ramp(near=1.0, far=5.0), _ramp(near=2.0, far=9.0)]
+    images = [_frame("space", n, n / 10, 10.0) for n in range(2)]
+    props = {"time_constant": 0.5, "percentile_low": 10.0, "percentile_high": 70.0, "space": "depth"}
+    out = _run_metric(frames, images, **props)
+    weight = 1.0 - math.exp(-0.1 / 0.5)
+    expected = _smoothed_normalisation(frames, [None, weight], space="depth", low_p=10.0, high_p=70.0)
+    np.testing.assert_allclose(out["normalized_depth"], expected, atol=2e-5)
+    assert out["normalized_depth"][0, 0] > 0.5 > out["normalized_depth"][-1, -1]  # near is high
+
+
+def test_stabilizer_range_is_read_on_a_sampling_grid_of_about_4096_pixels():
+    # 128 x 128 = 16384 pixels: the grid takes every second row and column
+    frames = [_ramp(128, 128, 1.0, 5.0) ** 2, _ramp(128, 128, 2.0, 9.0) ** 3]
+    images = [_frame("grid", n, n / 30, 30.0) for n in range(2)]
+    out = _run_metric(frames, images)
+    expected = _smoothed_normalisation(frames, [None, 1.0 - math.exp(-1.0 / 30.0)], stride=2)
+    np.testing.assert_allclose(out["normalized_depth"], expected, atol=2e-5)
+
+
+def test_stabilizer_pixels_without_depth_normalise_to_zero():
+    depth = _ramp()
+    depth[3:7, 5:9] = np.nan
+    out = _run_metric([_ramp(), depth], [_frame("holes", n, n / 30, 30.0) for n in range(2)])
+    assert (out["normalized_depth"][3:7, 5:9] == 0.0).all()
+    assert out["normalized_depth"][0, 0] == 1.0  # the nearest pixel still reads 1
+
+
+def test_stabilizer_a_flat_frame_normalises_to_zeros():
+    flat = np.full((24, 32), 3.0, np.float32)
+    out = _run_metric([flat, flat], [_frame("flat", n, n / 30, 30.0) for n in range(2)])
+    assert out["normalized_depth"].dtype == np.float32 and not out["normalized_depth"].any()
+
+
+def _scene(seed: int, h: int = 48, w: int = 64) -> np.ndarray:
+    """A relative depth with structure in every pixel (not an affine function of another scene)."""
+    rng = np.random.default_rng(seed)
+    return (1.0 + 4.0 * rng.random((h, w))).astype(np.float32)
+
+
+def test_stabilizer_first_frame_of_a_video_passes_through_at_any_scale():
+    block = _stabilizer()
+    depth = _scene(1) * np.float32(1e7)  # relative depth has no unit: any scale is a depth
+    out = block.run(depth=depth, image=_frame("first", 0, 0.0, 30.0))
+    assert out["reset"] is True and out["scale"] == 1.0 and out["shift"] == 0.0
+    np.testing.assert_allclose(np.asarray(out["depth"]), depth, rtol=1e-5)
+
+
+def test_stabilizer_still_image_is_neither_scaled_nor_shifted():
+    out = _stabilizer().run(depth=_scene(2), image=None)
+    assert (out["scale"], out["shift"], out["reset"]) == (1.0, 0.0, True)
+
+
+@pytest.mark.parametrize("bad", ["not a map", np.zeros((2, 3, 4), np.float32), np.zeros((0, 5), np.float32)])
+def test_stabilizer_names_the_depth_property_when_the_depth_is_not_a_map(bad):
+    with pytest.raises(StepInputError, match="'depth'"):
+        _stabilizer().run(depth=bad, image=_frame("bad", 0, 0.0, 30.0))
+
+
+def test_stabilizer_a_cut_restarts_from_the_new_frame_with_the_default_threshold():
+    block = _stabilizer()
+    first, other = _scene(3), _scene(4)  # two unrelated scenes
+    block.run(depth=first, image=_frame("cut", 0, 0.0, 30.0))
+    out = block.run(depth=other * np.float32(3.0), image=_frame("cut", 1, 1 / 30, 30.0))
+    assert (out["reset"], out["scale"], out["shift"]) == (True, 1.0, 0.0)
+    np.testing.assert_allclose(np.asarray(out["depth"]), other * np.float32(3.0), rtol=1e-5)
+
+
+def test_stabilizer_a_frame_of_another_size_restarts_the_estimate():
+    block = _stabilizer()
+    block.run(depth=_scene(5), image=_frame("size", 0, 0.0, 30.0))
+    out = block.run(depth=_scene(6, 30, 40), image=_frame("size", 1, 1 / 30, 30.0))
+    assert out["reset"] is True and out["normalized_depth"].shape == (30, 40)
+
+
+def test_stabilizer_aligns_on_pixels_with_depth_only_and_adopts_pixels_seen_later():
+    block = _stabilizer()
+    scene = _scene(7)
+    holes = scene.copy()
+    holes[:, 16:] = np.nan  # only the first 16 columns have depth in the first frame
+    block.run(depth=holes, image=_frame("later", 0, 0.0, 30.0))
+    second = scene * np.float32(2.0)
+    second[:, :10] = np.nan  # no depth where most of the estimate is
+    out = block.run(depth=second, image=_frame("later", 1, 1 / 30, 30.0))
+    assert out["reset"] is False and out["scale"] == pytest.approx(2.0, rel=1e-4)
+    # the first 16 columns now move (something passes in front of the camera): the pixels that
+    # joined the estimate later carry the alignment, the moving ones are outliers
+    moved = scene * np.float32(0.5)
+    moved[:, :16] = _scene(8)[:, :16]
+    out = block.run(depth=moved, image=_frame("later", 2, 2 / 30, 30.0))
+    assert out["reset"] is False and out["scale"] == pytest.approx(0.5, rel=1e-3)
+
+
+def test_stabilizer_a_slowly_changing_scene_is_tracked_without_cuts():
+    block = _stabilizer()
+    base, drift = _scene(9), _scene(10) - np.float32(3.0)
+    resets = []
+    for n in range(40):
+        depth = base + np.float32(0.02 * n) * drift  # the scene changes a little every frame
+        out = block.run(depth=depth, image=_frame("drift", n, n / 30, 30.0), time_constant=0.1)
+        resets.append(out["reset"])
+    assert resets.count(True) == 1, resets
