@@ -191,3 +191,53 @@ def test_stabilizer_a_slowly_changing_scene_is_tracked_without_cuts():
         out = block.run(depth=depth, image=_frame("drift", n, n / 30, 30.0), time_constant=0.1)
         resets.append(out["reset"])
     assert resets.count(True) == 1, resets
+
+
+@pytest.mark.parametrize("space", ["inverse_depth", "depth"])
+def test_stabilizer_pixels_without_depth_stay_nan_in_the_aligned_depth(space):
+    # DepthMap: NaN where there is no data, finite elsewhere; an aligned depth is no exception
+    block = _stabilizer()
+    depth = _scene(11)
+    depth[5:9, 10:20] = np.nan
+    for n, scale in enumerate((1.0, 2.0)):
+        out = block.run(depth=depth * np.float32(scale), image=_frame("nan", n, n / 30, 30.0), space=space)
+    aligned = np.asarray(out["depth"])
+    assert np.isnan(aligned[5:9, 10:20]).all()
+    assert np.isfinite(np.delete(aligned, range(5, 9), axis=0)).all()
+
+
+def test_stabilizer_zero_and_negative_depths_carry_no_depth_in_inverse_depth_space():
+    block, other = _stabilizer(), _stabilizer()
+    scene = _scene(12)
+    missing = scene.copy()
+    missing[2:6, 3:9] = np.nan
+    bad = scene.copy()
+    bad[2:4, 3:9], bad[4:6, 3:9] = 0.0, -2.0
+    for n in range(2):
+        a = block.run(depth=missing, image=_frame("nan-v", n, n / 30, 30.0))
+        b = other.run(depth=bad, image=_frame("bad-v", n, n / 30, 30.0))
+    np.testing.assert_array_equal(a["normalized_depth"], b["normalized_depth"])
+    assert (b["normalized_depth"][2:6, 3:9] == 0.0).all() and (a["scale"], a["shift"]) == (b["scale"], b["shift"])
+
+
+def test_robust_fit_is_exact_on_the_agreeing_pixels_and_ignores_the_rest():
+    from depthgraph.blocks.depth_stabilizer import fit_scale_shift
+
+    rng = np.random.default_rng(5)
+    for scale, shift, size in ((0.8, 0.1, 1.0), (40.0, -3.0, 1.0), (2.5, 2e-4, 1e-3)):
+        # small inverse depths (a far scene, or a relative depth in large units) fit as well
+        x = rng.uniform(0.2, 1.0, 3000) * size
+        r = scale * x + shift
+        r[:600] += rng.uniform(1.0, 3.0, 600) * scale * size  # a fifth of the pixels moved
+        got_scale, got_shift, median = fit_scale_shift(x, r)
+        assert got_scale == pytest.approx(scale, rel=1e-9) and got_shift == pytest.approx(shift, rel=1e-6, abs=1e-12)
+        assert median < 1e-9 * scale * size
+
+
+def test_robust_fit_of_a_flat_frame_only_shifts():
+    from depthgraph.blocks.depth_stabilizer import fit_scale_shift
+
+    x = np.full(500, 0.5)
+    r = np.linspace(0.6, 0.8, 500)
+    scale, shift, median = fit_scale_shift(x, r)
+    assert scale == 1.0 and shift == pytest.approx(0.2, abs=0.02) and math.isfinite(median)
