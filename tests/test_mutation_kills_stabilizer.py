@@ -241,3 +241,83 @@ def test_robust_fit_of_a_flat_frame_only_shifts():
     r = np.linspace(0.6, 0.8, 500)
     scale, shift, median = fit_scale_shift(x, r)
     assert scale == 1.0 and shift == pytest.approx(0.2, abs=0.02) and math.isfinite(median)
+
+
+# --- depth_utils -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode, sky_value", [("inverse_depth", 0.0), ("depth", 1.0)])
+def test_sky_pixels_are_left_out_of_the_range_and_drawn_as_the_farthest_value(mode, sky_value):
+    from depthgraph.blocks.depth_utils import _scaled_for_display
+
+    depth = np.tile(np.linspace(1.0, 9.0, 9), (4, 1))
+    sky = np.zeros(depth.shape, bool)
+    sky[0, :3] = True  # sky over some of the nearest pixels: they must not stretch the range
+    with_sky = depth.copy()
+    with_sky[0, :3] = 0.2
+    with_sky[1, 4] = np.nan  # a pixel without depth is never counted either
+    got = _scaled_for_display(with_sky, mode, (0.0, 100.0), sky)
+    rest = ~sky & np.isfinite(with_sky)
+    values = 1.0 / depth if mode == "inverse_depth" else depth
+    expected = (values - values[rest].min()) / (values[rest].max() - values[rest].min())
+    np.testing.assert_allclose(got[rest], expected[rest], atol=1e-12)
+    assert (got[sky] == sky_value).all()
+
+
+def test_colour_maps_are_opencvs_maps_of_the_scaled_depth_with_turbo_by_default():
+    import cv2
+
+    from depthgraph.blocks.depth_utils import _scaled_for_display, colorize_depth
+
+    depth = np.tile(np.linspace(1.0, 9.0, 40), (6, 1))
+    gray = np.round(_scaled_for_display(depth, "inverse_depth", (2.0, 98.0)) * 255.0).astype(np.uint8)
+    np.testing.assert_array_equal(colorize_depth(depth), cv2.applyColorMap(gray, cv2.COLORMAP_TURBO))
+    np.testing.assert_array_equal(colorize_depth(depth, "magma"), cv2.applyColorMap(gray, cv2.COLORMAP_MAGMA))
+
+
+def test_colour_map_percentiles_may_reach_100_but_low_must_stay_below_high():
+    from depthgraph.blocks.depth_utils import colorize_depth
+
+    depth = np.tile(np.linspace(1.0, 9.0, 40), (6, 1))
+    assert colorize_depth(depth, percentiles=(0.0, 100.0)).shape == (6, 40, 3)
+    for bad in ((50.0, 50.0), (2.0, 100.5), (-1.0, 50.0)):
+        with pytest.raises(StepInputError, match="percentile_low"):
+            colorize_depth(depth, percentiles=bad)
+
+
+def test_blend_over_weighs_the_picture_by_alpha_and_the_background_by_one_minus_alpha():
+    from depthgraph.blocks.depth_utils import blend_over
+
+    picture = np.full((4, 6, 3), 200, np.uint8)
+    background = np.full((4, 6, 3), 100, np.uint8)
+    assert (blend_over(picture, background, 0.25) == 125).all()
+    small = np.full((2, 3, 3), 200, np.uint8)  # resized to the background first
+    out = blend_over(small, background, 0.75)
+    assert out.shape == background.shape and (out == 175).all()
+
+
+def test_float_maps_accept_any_non_empty_numeric_plane_and_name_the_property_otherwise():
+    from depthgraph.blocks.depth_utils import as_depth_map, as_float_map
+
+    for shape in ((1, 5), (5, 1), (1, 1)):
+        assert as_float_map(np.ones(shape), "confidence").shape == shape
+    counts = as_float_map(np.arange(6, dtype=np.uint16).reshape(2, 3), "confidence")
+    assert counts.dtype == np.float32 and counts[1, 2] == 5.0  # 16-bit depth PNGs are numbers
+    assert as_depth_map(np.arange(6, dtype=np.int32).reshape(2, 3), "depth").values.dtype == np.float32
+    bad_maps = [np.zeros((0, 5)), np.zeros((5, 0)), np.zeros((2, 2), bool), np.array([["a", "b"]])]
+    for bad in bad_maps:
+        with pytest.raises(StepInputError, match="'confidence'"):
+            as_float_map(bad, "confidence")
+
+
+def test_intrinsics_are_float64_with_both_focal_lengths_positive_and_errors_say_what_was_wrong():
+    from depthgraph.blocks.depth_utils import as_intrinsics
+
+    matrix = as_intrinsics([[500, 0, 320], [0, 400, 240], [0, 0, 1]], "intrinsics")
+    assert matrix.dtype == np.float64 and matrix[0, 0] == 500.0
+    for fx, fy in ((500.0, 0.0), (500.0, -3.0), (0.0, 400.0)):
+        with pytest.raises(StepInputError, match="'cam'") as caught:
+            as_intrinsics([[fx, 0.0, 320.0], [0.0, fy, 240.0], [0.0, 0.0, 1.0]], "cam")
+        assert f"fx={fx}" in str(caught.value) and f"fy={fy}" in str(caught.value)
+    with pytest.raises(StepInputError, match="str"):
+        as_intrinsics("a camera", "cam")
