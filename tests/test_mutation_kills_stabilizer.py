@@ -321,3 +321,83 @@ def test_intrinsics_are_float64_with_both_focal_lengths_positive_and_errors_say_
         assert f"fx={fx}" in str(caught.value) and f"fy={fy}" in str(caught.value)
     with pytest.raises(StepInputError, match="str"):
         as_intrinsics("a camera", "cam")
+
+
+# --- encoders --------------------------------------------------------------------------------
+
+
+def test_png16_of_a_map_without_finite_values_is_all_zeros_scaled_zero_to_zero():
+    from depthgraph.engine.encoders import png16_quantize
+
+    pixels, low, high = png16_quantize(np.full((3, 4), np.nan))
+    assert (low, high) == (0.0, 0.0) and pixels.dtype == np.uint16 and not pixels.any()
+
+
+def test_png16_and_npy_give_back_the_values_as_float32_and_arrays_as_they_are():
+    from depthgraph.engine.encoders import npy_bytes, png16_decode, png16_encode
+
+    values = np.linspace(1.0, 3.0, 12, dtype=np.float32).reshape(3, 4)
+    data, scale = png16_encode(values)
+    back = png16_decode(data, scale["min"], scale["max"])
+    assert back.dtype == np.float32
+    np.testing.assert_allclose(back, values, atol=2.0 / 65535)
+    counts = np.arange(6, dtype=np.int16).reshape(2, 3)
+    import io
+
+    loaded = np.load(io.BytesIO(npy_bytes(counts)))
+    assert loaded.dtype == np.int16 and (loaded == counts).all()
+
+
+def test_json_safe_turns_every_nan_and_infinity_into_null():
+    from depthgraph.engine.encoders import json_safe
+
+    assert json_safe({"a": [1.5, math.nan, (math.inf, -math.inf)], "b": 2}) == {"a": [1.5, None, [None, None]], "b": 2}
+
+
+def test_array_summary_names_type_shape_dtype_and_the_finite_min_max_mean():
+    from depthgraph.engine.encoders import array_summary
+
+    values = np.array([[1.0, np.nan], [3.0, np.inf]], np.float32)
+    assert array_summary(values) == {"type": "array", "shape": [2, 2], "dtype": "float32",
+                                      "min": 1.0, "max": 3.0, "mean": 2.0}
+    assert array_summary(np.array(["a", "b"])) == {"type": "array", "shape": [2], "dtype": "<U1"}
+
+
+def test_a_depth_map_read_back_without_unit_or_source_is_relative_with_no_source():
+    from depthgraph.engine.encoders import depth_from_json
+    from depthgraph.engine.values import RELATIVE
+
+    depth = depth_from_json({"type": "depth_map", "values": [[1.0, 2.0]]}, np.asarray)
+    assert depth.unit == RELATIVE and depth.source == "" and not depth.is_metric
+
+
+# --- serialization ---------------------------------------------------------------------------
+
+
+def test_large_list_outputs_are_refused_by_the_budget_naming_the_output():
+    from depthgraph.engine.errors import ResponseTooLargeError
+    from depthgraph.engine.serialization import ResponseBudget, serialize_outputs
+
+    depth = np.ones((20, 50), np.float32)  # 1000 values as JSON lists: about 20 kB
+    with pytest.raises(ResponseTooLargeError, match="depth_out"):
+        serialize_outputs([{"depth_out": depth}], array_format="list", budget=ResponseBudget(5000))
+
+
+def test_base64_arrays_are_little_endian_whatever_the_byte_order_they_came_in():
+    from depthgraph.engine.serialization import array_from_json, serialize_value
+
+    big = np.linspace(0.0, 1.0, 100).astype(">f4").reshape(10, 10)
+    packed = serialize_value(big, array_format="base64")
+    assert packed["byte_order"] == "little" and packed["dtype"] == "float32"
+    assert np.frombuffer(__import__("base64").b64decode(packed["value"]), "<f4")[99] == 1.0
+    np.testing.assert_array_equal(array_from_json(packed), big)
+
+
+def test_padded_base64_text_is_taken_for_base64():
+    import base64
+
+    from depthgraph.engine.serialization import _is_probably_base64
+
+    padded = base64.b64encode(b"a short image!").decode("ascii")  # 14 bytes: one '=' of padding
+    assert padded.endswith("=") and _is_probably_base64(padded)
+    assert _is_probably_base64(base64.b64encode(b"thirteen byte").decode("ascii"))  # '=='
