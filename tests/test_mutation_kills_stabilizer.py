@@ -401,3 +401,83 @@ def test_padded_base64_text_is_taken_for_base64():
     padded = base64.b64encode(b"a short image!").decode("ascii")  # 14 bytes: one '=' of padding
     assert padded.endswith("=") and _is_probably_base64(padded)
     assert _is_probably_base64(base64.b64encode(b"thirteen byte").decode("ascii"))  # '=='
+
+
+def _garbage_file(tmp_path, name="photo.png"):
+    path = tmp_path / name
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"not really a picture" * 4)
+    return path
+
+
+def test_undecodable_images_name_the_input_whichever_way_they_came(tmp_path):
+    import base64
+
+    from depthgraph.engine.errors import RuntimeInputError
+    from depthgraph.engine.serialization import decode_image
+
+    path = _garbage_file(tmp_path)
+    text = base64.b64encode(path.read_bytes()).decode("ascii")
+    for value in ({"type": "base64", "value": text}, {"type": "file", "value": str(path)}, str(path)):
+        with pytest.raises(RuntimeInputError, match="'photo_in'"):
+            decode_image(value, "photo_in")
+
+
+def test_image_objects_take_numpy_objects_and_name_an_unknown_type_and_its_value():
+    from depthgraph.engine.errors import RuntimeInputError
+    from depthgraph.engine.serialization import decode_image
+
+    pixels = np.full((4, 5, 3), 7, np.uint8)
+    image = decode_image({"type": "numpy_object", "value": pixels, "parent_id": 7}, "photo_in")
+    assert (image.numpy_image == 7).all() and isinstance(image.parent_id, str) and image.parent_id != "7"
+    with pytest.raises(RuntimeInputError, match="'photo_in'") as caught:
+        decode_image({"type": "pixels", "value": pixels}, "photo_in")
+    assert "pixels" in str(caught.value) and "ndarray" in str(caught.value)
+    with pytest.raises(RuntimeInputError, match="'photo_in'"):  # seven channels: not a picture
+        decode_image({"type": "numpy_object", "value": np.zeros((4, 5, 7), np.uint8)}, "photo_in")
+
+
+@pytest.mark.parametrize("text", ["missing/photo", "photo.png", "ab.png"])
+def test_a_missing_file_is_named_when_the_text_looks_like_a_path(text):
+    from depthgraph.engine.errors import RuntimeInputError
+    from depthgraph.engine.serialization import decode_image
+
+    with pytest.raises(RuntimeInputError, match="does not exist") as caught:
+        decode_image(text, "photo_in")
+    assert text in str(caught.value)
+
+
+@pytest.mark.parametrize("url", ["http://h/x.jpg", "HTTPS://h/x.jpg", "FTP://h/x.jpg", "s3://b/x.jpg", "gs://b/x.jpg"])
+def test_urls_are_refused_as_urls_not_looked_up_as_files(url):
+    from depthgraph.engine.errors import RuntimeInputError
+    from depthgraph.engine.serialization import decode_image
+
+    with pytest.raises(RuntimeInputError, match="URL"):
+        decode_image(url, "photo_in")
+
+
+def test_json_arrays_read_back_keep_integers_and_turn_null_into_nan():
+    from depthgraph.engine.serialization import array_from_json
+
+    counts = array_from_json([[1, 2], [3, 4]])
+    assert counts.dtype.kind == "i" and counts[1, 1] == 4
+    holes = array_from_json([[1.5, None], [None, 2.0]])
+    assert holes.dtype == np.float64 and np.isnan(holes[0, 1]) and holes[1, 1] == 2.0
+
+
+def test_png16_arrays_carry_their_shape_range_and_how_to_decode_them():
+    from depthgraph.engine.encoders import PNG16_DECODE
+    from depthgraph.engine.serialization import serialize_value
+
+    values = np.linspace(1.0, 2.0, 100, dtype=np.float32).reshape(10, 10)
+    packed = serialize_value(values, array_format="png16")
+    assert packed["shape"] == [10, 10] and packed["decode"] == PNG16_DECODE
+    assert (packed["min"], packed["max"]) == (1.0, 2.0)
+
+
+def test_images_are_encoded_as_jpeg_by_default_from_arrays_too():
+    import base64
+
+    from depthgraph.engine.serialization import encode_image
+
+    data = base64.b64decode(encode_image(np.full((8, 8, 3), 90, np.uint8)))
+    assert data[:3] == b"\xff\xd8\xff"  # a JPEG file
