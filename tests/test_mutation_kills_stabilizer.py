@@ -481,3 +481,37 @@ def test_images_are_encoded_as_jpeg_by_default_from_arrays_too():
 
     data = base64.b64decode(encode_image(np.full((8, 8, 3), 90, np.uint8)))
     assert data[:3] == b"\xff\xd8\xff"  # a JPEG file
+
+
+# --- image_decoding --------------------------------------------------------------------------
+
+
+def _gif(screen, frame, table_bits=1, packed_table=True):
+    """GIF bytes up to the first image descriptor: a global colour table of 2 ** (bits + 1)
+    colours, a graphics-control extension and a comment in two sub-blocks before the frame."""
+    import struct
+
+    packed = (0x80 | table_bits) if packed_table else table_bits  # no table: the size bits mean nothing
+    head = b"GIF89a" + struct.pack("<HH", *screen) + bytes([packed, 0, 0])
+    table = bytes(3 * 2 ** (table_bits + 1)) if packed_table else b""
+    control = b"\x21\xf9\x04\x00\x00\x00\x00\x00"
+    comment = b"\x21\xfe\x03abc\x05defgh\x00"
+    descriptor = b"\x2c" + struct.pack("<HHHH", *frame)  # the data ends with it
+    return head + table + control + comment + descriptor
+
+
+def test_gif_size_is_the_screen_and_a_first_frame_outside_it_is_refused():
+    from depthgraph.image_decoding import AmbiguousHeaderError, image_size_from_header
+
+    assert image_size_from_header(_gif((40000, 50), (0, 0, 40000, 50))) == (40000, 50)
+    assert image_size_from_header(_gif((100, 80), (10, 5, 90, 75), table_bits=3)) == (100, 80)
+    outside = [(10, 0, 95, 80), (0, 10, 100, 75), (0, 0, 40000, 80), (0, 0, 100, 40000)]
+    for frame in outside:
+        for bits in (0, 2, 7):
+            with pytest.raises(AmbiguousHeaderError, match="GIF"):
+                image_size_from_header(_gif((100, 80), frame, table_bits=bits))
+    with pytest.raises(AmbiguousHeaderError):
+        image_size_from_header(_gif((100, 80), (0, 0, 120, 80), table_bits=1, packed_table=False))
+    # cut off inside a comment: the screen is still read
+    cut = _gif((100, 80), (0, 0, 120, 80))
+    assert image_size_from_header(cut[: cut.index(b"\x21\xfe")] + b"\x21\xfe\x0a" + bytes(10)) == (100, 80)
