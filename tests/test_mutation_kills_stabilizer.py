@@ -515,3 +515,43 @@ def test_gif_size_is_the_screen_and_a_first_frame_outside_it_is_refused():
     # cut off inside a comment: the screen is still read
     cut = _gif((100, 80), (0, 0, 120, 80))
     assert image_size_from_header(cut[: cut.index(b"\x21\xfe")] + b"\x21\xfe\x0a" + bytes(10)) == (100, 80)
+
+
+def _sof(width: int, height: int, marker: int = 0xC0) -> bytes:
+    import struct
+
+    return bytes([0xFF, marker]) + struct.pack(">HBHHB", 11, 8, height, width, 1) + b"\x11\x00\x00"
+
+
+def test_jpeg_size_walks_standalone_markers_and_segments_to_the_frame_header():
+    from depthgraph.image_decoding import AmbiguousHeaderError, image_size_from_header
+
+    standalone = b"\xff\xff\xff\xd8\xff\xd0\xff\xd7\xff\x01"  # fill bytes, SOI, RST0, RST7, TEM
+    app0 = b"\xff\xe0\x00\x10" + bytes(14)
+    start_of_scan = b"\xff\xda\x00\x08" + bytes(6)
+    jpeg = b"\xff\xd8" + standalone + app0 + _sof(40000, 300) + start_of_scan
+    assert image_size_from_header(jpeg) == (40000, 300)
+    # the same frame header twice is one size; two different ones are refused
+    twice = b"\xff\xd8" + _sof(64, 48) + app0 + _sof(64, 48, 0xC2) + start_of_scan
+    assert image_size_from_header(twice) == (64, 48)
+    with pytest.raises(AmbiguousHeaderError, match="JPEG"):
+        image_size_from_header(b"\xff\xd8" + _sof(64, 48) + app0 + _sof(65, 48, 0xC1) + start_of_scan)
+    # nothing after the end of the image counts, and a long segment ends the walk
+    assert image_size_from_header(b"\xff\xd8" + _sof(64, 48) + b"\xff\xd9\x00\x02" + _sof(99, 99)) == (64, 48)
+    assert image_size_from_header(b"\xff\xd8" + _sof(64, 48) + b"\xff\xe1\x90\x00" + bytes(40)) == (64, 48)
+
+
+def test_read_image_names_the_file_and_keeps_the_pixel_limit(tmp_path):
+    import cv2
+
+    from depthgraph.image_decoding import ImageReadError, is_pil_image, read_image
+
+    path = _garbage_file(tmp_path, "broken_photo.png")
+    with pytest.raises(ImageReadError, match="broken_photo"):
+        read_image(path)
+    good = tmp_path / "small.png"
+    good.write_bytes(cv2.imencode(".png", np.zeros((20, 30, 3), np.uint8))[1].tobytes())
+    assert read_image(good).shape == (20, 30, 3)
+    with pytest.raises(ImageReadError, match="small.png"):
+        read_image(good, max_pixels=100)
+    assert not is_pil_image(np.zeros((2, 2, 3), np.uint8))
