@@ -555,3 +555,36 @@ def test_read_image_names_the_file_and_keeps_the_pixel_limit(tmp_path):
     with pytest.raises(ImageReadError, match="small.png"):
         read_image(good, max_pixels=100)
     assert not is_pil_image(np.zeros((2, 2, 3), np.uint8))
+
+
+def test_inference_json_of_bare_boxes_says_what_is_unknown_and_numbers_the_boxes():
+    import supervision as sv
+
+    from depthgraph.engine.serialization import detections_to_inference_json
+
+    boxes = sv.Detections(xyxy=np.array([[0.0, 0.0, 10.0, 20.0], [5.0, 5.0, 7.0, 9.0]]))
+    out = detections_to_inference_json(boxes)
+    assert out["image"] == {"width": None, "height": None}
+    first = out["predictions"][0]
+    assert (first["confidence"], first["class"], first["class_id"]) == (None, None, None)
+    assert [p["detection_id"] for p in out["predictions"]] == ["0", "1"]
+    assert detections_to_inference_json(boxes, image_size=(64, 48))["image"] == {"width": 64, "height": 48}
+
+
+def test_inference_json_reads_the_image_size_from_the_first_row_or_the_metadata_and_keeps_ids():
+    import supervision as sv
+
+    from depthgraph.engine.serialization import detections_to_inference_json
+
+    boxes = sv.Detections(
+        xyxy=np.array([[0.0, 0.0, 10.0, 20.0], [5.0, 5.0, 7.0, 9.0]]),
+        data={"image_dimensions": np.array([[480, 640], [100, 200]]),
+              "detection_id": np.array(["a1", "b2"]), "class_name": np.array(["cup", "mug"])},
+    )
+    out = detections_to_inference_json(boxes)
+    assert out["image"] == {"width": 640, "height": 480}
+    assert [p["detection_id"] for p in out["predictions"]] == ["a1", "b2"]
+    assert [p["class"] for p in out["predictions"]] == ["cup", "mug"]
+    assert all("image_dimensions" not in p for p in out["predictions"])
+    boxes.metadata = {"image_dimensions": (300, 400, 3)}  # an image's shape: height, width, channels
+    assert detections_to_inference_json(boxes)["image"] == {"width": 400, "height": 300}
