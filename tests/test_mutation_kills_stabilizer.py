@@ -588,3 +588,27 @@ def test_inference_json_reads_the_image_size_from_the_first_row_or_the_metadata_
     assert all("image_dimensions" not in p for p in out["predictions"])
     boxes.metadata = {"image_dimensions": (300, 400, 3)}  # an image's shape: height, width, channels
     assert detections_to_inference_json(boxes)["image"] == {"width": 400, "height": 300}
+
+
+def test_text_is_told_from_images_even_when_the_cut_splits_a_character():
+    from depthgraph.image_decoding import _looks_like_text
+
+    assert _looks_like_text(b"name\tvalue\r\nphoto.png\n\f")
+    assert _looks_like_text(("a" + "\u00e9" * 3000).encode("utf-8"))  # cut inside a 2-byte character
+    for binary in (b"", b"GIF89a\x00\x01\x02", b"abc\x00def", b"\xff\xd8\xff\xe0" + bytes(20)):
+        assert not _looks_like_text(binary)
+
+
+def test_a_text_file_is_refused_as_text_not_as_an_unknown_format():
+    from depthgraph.image_decoding import ImageReadError, decode_image_bytes
+
+    with pytest.raises(ImageReadError, match="text") as caught:
+        decode_image_bytes("depth in m\u00e8tres\n".encode("utf-8") * 400, "notes.txt")
+    assert "notes.txt" in str(caught.value)
+
+
+def test_text_cut_inside_a_three_byte_character_is_still_text():
+    # (the old fallback dropped 3 bytes, which re-splits a run of 3-byte characters)
+    from depthgraph.image_decoding import _looks_like_text
+
+    assert _looks_like_text(("\u6df1\u5ea6" * 1500).encode("utf-8"))
