@@ -612,3 +612,34 @@ def test_text_cut_inside_a_three_byte_character_is_still_text():
     from depthgraph.image_decoding import _looks_like_text
 
     assert _looks_like_text(("\u6df1\u5ea6" * 1500).encode("utf-8"))
+
+
+def test_tiff_size_skips_other_tags_and_reads_short_sizes_up_to_65535():
+    import struct
+
+    from depthgraph.image_decoding import image_size_from_header
+
+    entries = [(254, 4, 0), (256, 3, 40000), (257, 4, 50)]  # NewSubfileType first, then the sizes
+    ifd = struct.pack("<H", len(entries)) + b"".join(struct.pack("<HHII", t, k, 1, v) for t, k, v in entries)
+    assert image_size_from_header(b"II*\x00" + struct.pack("<I", 8) + ifd + bytes(4)) == (40000, 50)
+
+
+def test_webp_size_is_read_from_extended_and_lossy_headers():
+    import struct
+
+    from depthgraph.image_decoding import image_size_from_header
+
+    head = b"RIFF" + struct.pack("<I", 100) + b"WEBP"
+    extended = head + b"VP8X" + struct.pack("<I", 10) + bytes(4) + (639).to_bytes(3, "little") + (479).to_bytes(3, "little")
+    assert image_size_from_header(extended) == (640, 480)
+    lossy = head + b"VP8 " + struct.pack("<I", 10) + b"\x00\x00\x00\x9d\x01\x2a" + struct.pack("<HH", 320, 240)
+    assert image_size_from_header(lossy) == (320, 240)
+
+
+# --- DA3 preprocessing -----------------------------------------------------------------------
+
+
+def test_network_input_is_504_on_the_longer_side_in_multiples_of_14_by_default():
+    from depthgraph.models.depth_anything_v3.preprocess import processed_size
+
+    assert processed_size(480, 640) == (378, 504) and processed_size(100, 60) == (504, 308)
