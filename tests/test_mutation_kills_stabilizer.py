@@ -643,3 +643,9 @@ def test_network_input_is_504_on_the_longer_side_in_multiples_of_14_by_default()
     from depthgraph.models.depth_anything_v3.preprocess import processed_size
 
     assert processed_size(480, 640) == (378, 504) and processed_size(100, 60) == (504, 308)
+
+
+def test_pnm_size_allows_a_comment_right_after_the_magic_number():
+    from depthgraph.image_decoding import image_size_from_header
+
+    assert image_size_from_header(b"P6#made by a scanner\n640 480\n255\n" + bytes(16)) == (640, 480)
