@@ -109,6 +109,16 @@ def test_stabilizer_range_is_read_on_a_sampling_grid_of_about_4096_pixels():
     np.testing.assert_allclose(out["normalized_depth"], expected, atol=2e-5)
 
 
+def test_stabilizer_range_falls_back_to_every_pixel_when_the_grid_holds_few_with_depth():
+    depth = np.full((128, 128), np.nan, np.float32)
+    depth[40:50, 60:70] = _ramp(10, 10, 1.0, 5.0) ** 2  # 100 pixels with depth, 25 on the grid
+    out = _run_metric([depth], [_frame("few", 0, 0.0, 30.0)])
+    inverse = 1.0 / depth[40:50, 60:70].astype(np.float64)
+    low, high = np.percentile(inverse, [2.0, 98.0])
+    expected = np.clip((inverse - low) / (high - low), 0.0, 1.0)
+    np.testing.assert_allclose(out["normalized_depth"][40:50, 60:70], expected, atol=2e-5)
+
+
 def test_stabilizer_pixels_without_depth_normalise_to_zero():
     depth = _ramp()
     depth[3:7, 5:9] = np.nan
