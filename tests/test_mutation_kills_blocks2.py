@@ -1,0 +1,122 @@
+"""Promises of the geometry, depth and detection blocks, the pinhole geometry and the engine's
+compiler and executor that the widened mutation run (issue 18, item 11) found unguarded: each test
+asserts what a block or function promises (its docstring, manifest description or the error
+standard: an error names the property it is about), on data where a wrong implementation gives a
+different answer. Grouped by module; kept fast, since mutmut re-runs it for every mutant."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from blocks_helpers import wrap
+
+from depthgraph.blocks.point_cloud import (
+    PointCloudExportBlock,
+    PointCloudProjectionBlock,
+    camera_matrix,
+)
+from depthgraph.engine.errors import StepInputError
+from depthgraph.engine.values import DepthMap, PointCloud
+
+# --- depthgraph.blocks.point_cloud ---------------------------------------------------------------
+
+
+def _project(**kwargs):
+    return PointCloudProjectionBlock().run(**kwargs)
+
+
+def test_camera_matrix_is_the_pinhole_matrix_of_the_first_camera_source_given():
+    expected = np.array([[100.0, 0.0, 3.0], [0.0, 50.0, 2.0], [0.0, 0.0, 1.0]])
+    matrix = camera_matrix(6, 8, fx=100.0, fy=50.0, cx=3.0, cy=2.0)
+    assert matrix.dtype == np.float64
+    np.testing.assert_array_equal(matrix, expected)
+    # one focal length alone serves for both; the centre defaults to the image's
+    only_fy = np.array([[40.0, 0.0, 3.5], [0.0, 40.0, 2.5], [0.0, 0.0, 1.0]])
+    np.testing.assert_array_equal(camera_matrix(6, 8, fy=40.0), only_fy)
+    np.testing.assert_array_equal(camera_matrix(6, 8, fx=40.0), only_fy)
+    # a narrow field of view is a valid camera: (0, 180) is open only at its ends
+    narrow = camera_matrix(6, 8, fov_degrees=0.5)
+    assert narrow[0, 0] == pytest.approx(4.0 / math.tan(math.radians(0.25)))
+
+
+def test_projection_uses_the_given_camera_and_a_sixty_degree_view_by_default():
+    depth = np.full((6, 8), 2.0, np.float32)
+    out = _project(depth=depth, remove_edges=False, fx=100.0, fy=50.0, cx=1.0, cy=2.0)
+    points, pixels = out["point_cloud"].points, out["point_cloud"].pixels
+    u, v = pixels[:, 0].astype(np.float64), pixels[:, 1].astype(np.float64)
+    np.testing.assert_allclose(points[:, 0], (u - 1.0) * 2.0 / 100.0, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(points[:, 1], (v - 2.0) * 2.0 / 50.0, rtol=1e-6, atol=1e-7)
+    # no camera given: horizontal field of view 60 degrees, square pixels, centred
+    out = _project(depth=depth, remove_edges=False)
+    focal = 4.0 / math.tan(math.radians(30.0))
+    first = out["point_cloud"].points[0]  # pixel (0, 0)
+    np.testing.assert_allclose(first, [-3.5 * 2.0 / focal, -2.5 * 2.0 / focal, 2.0], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("camera", "prop"),
+    [
+        ({"cx": "left"}, "cx"),
+        ({"cy": "top"}, "cy"),
+        ({"fx": "wide"}, "fx"),
+        ({"fy": "tall"}, "fy"),  # fy alone stands for both
+        ({"fx": 50.0, "fy": "tall"}, "fy"),
+        ({"fov_degrees": 0.0}, "fov_degrees"),
+    ],
+)
+def test_camera_mistakes_name_the_property(camera, prop):
+    with pytest.raises(StepInputError, match=f"'{prop}'"):
+        _project(depth=np.ones((4, 4), np.float32), **camera)
+
+
+@pytest.mark.parametrize(("fx", "fy"), [(0.0, 5.0), (5.0, 0.0), (-1.0, 5.0)])
+def test_both_focal_lengths_must_be_positive(fx, fy):
+    with pytest.raises(StepInputError, match="'fx'/'fy'"):
+        camera_matrix(4, 4, fx=fx, fy=fy)
+
+
+def test_projection_input_mistakes_name_the_property_and_what_was_found():
+    with pytest.raises(StepInputError, match="'depth'"):
+        _project(depth="far away")
+    with pytest.raises(StepInputError, match="'confidence'"):
+        _project(depth=np.ones((4, 4), np.float32), confidence="high")
+    with pytest.raises(StepInputError, match="'image'.*ndarray"):
+        _project(depth=np.ones((4, 4), np.float32), image=np.zeros((4, 4, 3), np.uint8))
+    with pytest.raises(StepInputError, match="'point_cloud'.*ndarray"):
+        PointCloudExportBlock().run(point_cloud=np.zeros((3, 3), np.float32))
+
+
+def test_edge_removal_keeps_invalid_pixels_out():
+    values = np.full((6, 8), 2.0, np.float32)
+    valid = np.ones((6, 8), bool)
+    valid[:2] = False  # outside a crop
+    out = _project(depth=DepthMap(values, valid=valid))  # remove_edges on by default
+    assert out["num_points"] == 48 - 16
+    assert out["point_cloud"].pixels[:, 1].min() == 2
+
+
+def test_colours_come_from_the_same_place_of_an_image_at_another_resolution():
+    image = np.zeros((8, 12, 3), np.uint8)
+    image[:, :6] = (0, 0, 255)  # BGR: left half red
+    image[:, 6:] = (255, 0, 0)  # right half blue
+    out = _project(depth=np.ones((4, 6), np.float32), image=wrap(image), remove_edges=False)
+    cloud = out["point_cloud"]
+    left = cloud.pixels[:, 0] < 3
+    assert np.all(cloud.colors[left] == (255, 0, 0)) and np.all(cloud.colors[~left] == (0, 0, 255))
+
+
+def test_export_names_files_after_a_safe_shortened_image_id_in_the_default_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cloud = PointCloud(points=np.ones((2, 3), np.float32), parent_id="cam/" + "a" * 100)
+    out = PointCloudExportBlock().run(point_cloud=cloud)
+    written = tmp_path / "depthgraph_outputs" / ("point_cloud_cam_" + "a" * 76 + ".ply")
+    assert written.is_file() and out["num_points"] == 2
+
+
+def test_export_refusing_a_folder_in_the_files_place_names_the_prefix(tmp_path):
+    cloud = PointCloud(points=np.ones((2, 3), np.float32), parent_id="img0")
+    (tmp_path / "pc_img0.ply").mkdir()
+    with pytest.raises(StepInputError, match="'file_prefix'"):
+        PointCloudExportBlock().run(point_cloud=cloud, output_directory=str(tmp_path), file_prefix="pc")
