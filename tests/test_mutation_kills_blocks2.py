@@ -10,14 +10,20 @@ import math
 
 import numpy as np
 import pytest
-from blocks_helpers import wrap
+from blocks_helpers import detections, load_example_image, wrap
 
+from depthgraph.blocks.cascade_detection import CascadeDetectionBlock, get_detector
+from depthgraph.blocks.depth_estimation import _camera_arguments, check_images
+from depthgraph.blocks.detections_depth import DetectionsDepthBlock
+from depthgraph.blocks.metric_alignment import MetricAlignmentBlock
+from depthgraph.blocks.multiview_depth import SceneValue, _reference
 from depthgraph.blocks.point_cloud import (
     PointCloudExportBlock,
     PointCloudProjectionBlock,
     camera_matrix,
 )
 from depthgraph.engine.errors import StepInputError
+from depthgraph.blocks.scene_point_cloud import ScenePointCloudBlock
 from depthgraph.engine.values import DepthMap, PointCloud
 
 # --- depthgraph.blocks.point_cloud ---------------------------------------------------------------
@@ -120,3 +126,121 @@ def test_export_refusing_a_folder_in_the_files_place_names_the_prefix(tmp_path):
     (tmp_path / "pc_img0.ply").mkdir()
     with pytest.raises(StepInputError, match="'file_prefix'"):
         PointCloudExportBlock().run(point_cloud=cloud, output_directory=str(tmp_path), file_prefix="pc")
+
+
+# --- depthgraph.blocks.scene_point_cloud and the scene value of multiview_depth ------------------
+
+
+def _scene(view_ids: list[str]) -> SceneValue:
+    """A two-view scene as the network would give it (3x4 pixels a view; the second camera one
+    unit to the right), built without running the network."""
+    from depthgraph.models.depth_anything_v3.scene import ScenePrediction  # torch: only scene tests pay
+
+    depth = np.stack([np.full((3, 4), 2.0, np.float32), np.full((3, 4), 3.0, np.float32)])
+    k = np.array([[2.0, 0.0, 1.5], [0.0, 2.0, 1.0], [0.0, 0.0, 1.0]], np.float32)
+    extrinsics = np.zeros((2, 3, 4), np.float32)
+    extrinsics[:, :, :3] = np.eye(3)
+    extrinsics[1, 0, 3] = -1.0
+    images = np.zeros((2, 3, 4, 3), np.uint8)
+    images[0, :, :] = (200, 10, 10)
+    images[1, :, :] = (10, 200, 10)
+    images[:, 0, 0] = (1, 2, 3)
+    prediction = ScenePrediction(
+        views=[], reference_view=0, processed_size=(3, 4), geometry=[], _depth=depth,
+        _confidence=np.full((2, 3, 4), 2.0, np.float32), _intrinsics=np.stack([k, k]),
+        _extrinsics=extrinsics, _images=images,
+    )  # fmt: skip
+    return SceneValue(prediction, view_ids, "depth-anything-v3/small")
+
+
+def test_scene_cloud_is_the_fused_world_cloud_with_colours_pixels_and_the_scenes_name():
+    scene = _scene(["left", "right"])
+    expected = scene.prediction.point_cloud()
+    out = ScenePointCloudBlock().run(scene=scene)  # frame "world" by default
+    cloud = out["point_cloud"]
+    assert out["num_points"] == 24 and cloud.frame == "world" and cloud.parent_id == "scene_left_right"
+    np.testing.assert_array_equal(cloud.points, expected.points)
+    np.testing.assert_array_equal(cloud.colors, expected.colors)
+    np.testing.assert_array_equal(cloud.pixels, expected.pixels)
+    assert scene.model_dump()["model_version"] == "depth-anything-v3/small"
+
+
+def test_scene_cloud_in_the_display_frame_is_opengl_and_capped_at_max_points():
+    scene = _scene(["left", "right"])
+    out = ScenePointCloudBlock().run(scene=scene, frame="display")
+    assert out["point_cloud"].frame == "opengl"
+    np.testing.assert_array_equal(out["point_cloud"].points, scene.prediction.point_cloud().display_points())
+    assert not np.allclose(out["point_cloud"].points, scene.prediction.point_cloud().points)
+    assert ScenePointCloudBlock().run(scene=scene, max_points=5)["num_points"] == 5
+
+
+def test_scene_cloud_name_is_cut_at_sixty_characters_of_view_ids_or_is_just_scene():
+    long_ids = ["v" * 40, "w" * 40]
+    out = ScenePointCloudBlock().run(scene=_scene(long_ids))
+    assert out["point_cloud"].parent_id == "scene_" + ("v" * 40 + "_" + "w" * 40)[:60]
+    assert ScenePointCloudBlock().run(scene=_scene([]))["point_cloud"].parent_id == "scene"
+
+
+def test_reference_view_index_runs_from_zero_to_the_last_view():
+    assert _reference(0, 3) == 0 and _reference(2, 3) == 2
+    with pytest.raises(StepInputError, match="'reference'"):
+        _reference(3, 3)
+
+
+# --- depthgraph.blocks.cascade_detection ---------------------------------------------------------
+
+
+def test_cascade_finds_the_astronauts_face_as_roboflow_style_detections():
+    image = wrap(load_example_image("astronaut"))
+    out = CascadeDetectionBlock().run(image=image)["predictions"]
+    assert len(out) >= 1
+    widths = out.xyxy[:, 2] - out.xyxy[:, 0]
+    assert np.all(widths >= 30)  # min_size 30 by default
+    assert np.all(out.confidence == 1.0) and np.all(out.class_id == 0)
+    assert np.issubdtype(out.class_id.dtype, np.integer)
+    assert list(out.data["class_name"]) == ["face"] * len(out)
+    assert out.data["image_dimensions"].tolist() == [[image.height, image.width]] * len(out)
+    # min_size and max_size bound the faces found; scale_factor sets the sizes tried
+    side = int(widths.max())
+    assert len(CascadeDetectionBlock().run(image=image, min_size=side + 40)["predictions"]) == 0
+    assert len(CascadeDetectionBlock().run(image=image, max_size=side // 2)["predictions"]) == 0
+    coarse = CascadeDetectionBlock().run(image=image, scale_factor=1.6)["predictions"]
+    assert coarse.xyxy.tolist() != out.xyxy.tolist()
+
+
+def test_cascade_detectors_are_built_once_and_image_mistakes_say_what_was_given():
+    assert get_detector("eyes") is get_detector("eyes")
+    with pytest.raises(StepInputError, match="'image'.*ndarray"):
+        CascadeDetectionBlock().run(image=np.zeros((8, 8, 3), np.uint8))
+
+
+# --- depthgraph.blocks.detections_depth ----------------------------------------------------------
+
+
+def test_detections_depth_mistakes_say_what_was_given():
+    with pytest.raises(StepInputError, match="'predictions'.*list"):
+        DetectionsDepthBlock().run(predictions=[[0, 0, 2, 2]], depth=np.ones((4, 4), np.float32))
+    assert DetectionsDepthBlock().run(predictions=detections([[0, 0, 2, 2]]), depth=np.ones((4, 4), np.float32))["depths"] == [1.0]
+
+
+# --- depthgraph.blocks.metric_alignment ----------------------------------------------------------
+
+
+def test_alignment_input_mistakes_name_the_index_and_what_was_given():
+    relative = np.ones((4, 4), np.float32)
+    metric = DepthMap(np.full((4, 4), 2.0, np.float32), unit="m")
+    with pytest.raises(StepInputError, match=r"depth \[index 1\]"):
+        MetricAlignmentBlock().run(depth=[relative, "far"], metric_depth=[metric, metric], min_pixels=1)
+    with pytest.raises(StepInputError, match=r"'metric_depth' \[index 1\].*ndarray"):
+        MetricAlignmentBlock().run(depth=[relative, relative], metric_depth=[metric, relative], min_pixels=1)
+
+
+# --- depthgraph.blocks.depth_estimation ----------------------------------------------------------
+
+
+def test_depth_estimation_camera_and_image_mistakes_are_refused_with_what_was_given():
+    assert _camera_arguments("depth-anything-v3/metric-large", 179.5, None) == {"fov": 179.5}
+    with pytest.raises(StepInputError, match="'fov'"):
+        _camera_arguments("depth-anything-v3/metric-large", 180, None)
+    with pytest.raises(StepInputError, match="'images'.*str"):
+        check_images("photo.jpg")
