@@ -7,6 +7,7 @@ different answer. Grouped by module; kept fast, since mutmut re-runs it for ever
 from __future__ import annotations
 
 import math
+from typing import Any, Literal, Union
 
 import numpy as np
 import pytest
@@ -22,7 +23,13 @@ from depthgraph.blocks.point_cloud import (
     PointCloudProjectionBlock,
     camera_matrix,
 )
+from depthgraph.engine.block import WorkflowBlock
+from depthgraph.engine.compiler import suggest_block_types
 from depthgraph.engine.errors import StepInputError
+from depthgraph.engine.kinds import FLOAT_KIND
+from depthgraph.engine.manifest import BlockManifest, OutputDefinition, Selector
+from depthgraph.engine.registry import load_registry
+from depthgraph.engine.workflow import Workflow
 from depthgraph.blocks.scene_point_cloud import ScenePointCloudBlock
 from depthgraph.engine.values import DepthMap, PointCloud
 
@@ -244,3 +251,52 @@ def test_depth_estimation_camera_and_image_mistakes_are_refused_with_what_was_gi
         _camera_arguments("depth-anything-v3/metric-large", 180, None)
     with pytest.raises(StepInputError, match="'images'.*str"):
         check_images("photo.jpg")
+
+
+# --- depthgraph.engine.compiler ------------------------------------------------------------------
+
+
+def test_an_unknown_type_in_a_foreign_namespace_still_suggests_the_block_of_that_name():
+    registry = load_registry(builtins=True, entry_points=False, env=False)
+    # the whole identifier is too far from any (a long vendor prefix): the name after it decides
+    foreign = "a_much_longer_vendor_prefix_for_blocks_written_elsewhere/metric_alignment@v1"
+    assert suggest_block_types(foreign, registry)[0] == "depthgraph/metric_alignment@v1"
+    assert suggest_block_types("depthgraph/metric_alignmnt@v1", registry)[0] == "depthgraph/metric_alignment@v1"
+
+
+# --- depthgraph.engine.executor ------------------------------------------------------------------
+
+
+class _SumManifest(BlockManifest):
+    type: Literal["kill2/sum@v1"]
+    values: list[Union[Selector([FLOAT_KIND]), float]]
+
+    @classmethod
+    def describe_outputs(cls) -> list[OutputDefinition]:
+        return [OutputDefinition(name="total", kind=[FLOAT_KIND])]
+
+
+class _SumBlock(WorkflowBlock):
+    """Per element: the sum of a list property that may hold selectors."""
+
+    manifest_class = _SumManifest
+
+    def run(self, values: list[Any]) -> dict[str, Any]:
+        return {"total": float(sum(values))}
+
+
+def test_a_runtime_parameter_inside_a_list_property_reaches_every_element():
+    definition = {
+        "version": "1.0",
+        "inputs": [
+            {"type": "WorkflowImage", "name": "image"},
+            {"type": "WorkflowParameter", "name": "k", "default_value": 3.0},
+        ],
+        "steps": [{"type": "kill2/sum@v1", "name": "sum", "values": ["$inputs.k", 1.5]}],
+        "outputs": [{"type": "JsonField", "name": "total", "selector": "$steps.sum.total"}],
+    }
+    registry = load_registry(builtins=False, entry_points=False, env=False, blocks=[_SumBlock])
+    workflow = Workflow.from_definition(definition, registry=registry)
+    images = [np.zeros((4, 4, 3), np.uint8)] * 2
+    assert workflow.run(image=images) == [{"total": 4.5}] * 2
+    assert workflow.run(image=images, k=0.5) == [{"total": 2.0}] * 2
