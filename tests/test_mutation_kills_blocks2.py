@@ -24,7 +24,7 @@ from depthgraph.blocks.point_cloud import (
     camera_matrix,
 )
 from depthgraph.engine.block import WorkflowBlock
-from depthgraph.engine.compiler import suggest_block_types
+from depthgraph.engine.compiler import _named_field, suggest_block_types
 from depthgraph.engine.errors import StepInputError
 from depthgraph.engine.kinds import FLOAT_KIND
 from depthgraph.engine.manifest import BlockManifest, OutputDefinition, Selector
@@ -262,6 +262,13 @@ def test_an_unknown_type_in_a_foreign_namespace_still_suggests_the_block_of_that
     foreign = "a_much_longer_vendor_prefix_for_blocks_written_elsewhere/metric_alignment@v1"
     assert suggest_block_types(foreign, registry)[0] == "depthgraph/metric_alignment@v1"
     assert suggest_block_types("depthgraph/metric_alignmnt@v1", registry)[0] == "depthgraph/metric_alignment@v1"
+
+
+def test_a_whole_step_check_is_filed_under_the_property_its_message_names_first():
+    fields = ["fx", "fy", "cx"]
+    assert _named_field("'fy' needs 'fx' too (or give neither fx nor fy)", fields) == "fy"
+    assert _named_field("fx_scaled is not a property; cx.", fields) == "cx"  # whole words only
+    assert _named_field("the camera is incomplete", fields) == "?"
 
 
 # --- depthgraph.engine.executor ------------------------------------------------------------------
