@@ -23,15 +23,15 @@ from depthgraph.blocks.point_cloud import (
     PointCloudProjectionBlock,
     camera_matrix,
 )
+from depthgraph.blocks.scene_point_cloud import ScenePointCloudBlock
 from depthgraph.engine.block import WorkflowBlock
 from depthgraph.engine.compiler import _named_field, suggest_block_types
 from depthgraph.engine.errors import StepInputError
 from depthgraph.engine.kinds import FLOAT_KIND
 from depthgraph.engine.manifest import BlockManifest, OutputDefinition, Selector
 from depthgraph.engine.registry import load_registry
-from depthgraph.engine.workflow import Workflow
-from depthgraph.blocks.scene_point_cloud import ScenePointCloudBlock
 from depthgraph.engine.values import DepthMap, PointCloud
+from depthgraph.engine.workflow import Workflow
 
 # --- depthgraph.blocks.point_cloud ---------------------------------------------------------------
 
