@@ -36,6 +36,7 @@ numpy and OpenCV only (OpenCV imported when something is decoded).
 
 from __future__ import annotations
 
+import codecs
 import os
 import struct
 from pathlib import Path
@@ -84,13 +85,10 @@ def _resolve_limit(max_pixels: Any) -> int | None:
 def _looks_like_text(data: bytes) -> bool:
     """True when the first bytes are UTF-8 text without control bytes (no image format is)."""
     head = data[:4096]
-    try:
-        text = head.decode("utf-8")
+    try:  # not final: the cut may have split a multi-byte character (kept back, not an error)
+        text = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
     except UnicodeDecodeError:
-        try:  # the cut may have split a multi-byte character
-            text = head[:-3].decode("utf-8")
-        except UnicodeDecodeError:
-            return False
+        return False
     return bool(text) and all(c.isprintable() or c in "\t\r\n\f" for c in text)
 
 

@@ -309,7 +309,7 @@ def test_batch_level_outputs_need_a_batch_aware_block_even_when_declared_per_ste
     with pytest.raises(WorkflowCompilationError) as info:
         Workflow.from_definition(definition, registry=_registry())
     assert "outputs scene have a batch-level kind" in str(info.value)
-    assert info.value.step == "bad"
+    assert info.value.step == "bad" and info.value.block_type == "kill/per_image_scene@v1"
 
 
 def test_outputs_declared_per_step_give_their_kinds():

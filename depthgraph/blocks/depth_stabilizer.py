@@ -106,7 +106,7 @@ def _from_space(y: np.ndarray, valid: np.ndarray, space: str, floor: float) -> n
     else:
         out = y.copy()
     out = out.astype(np.float32)
-    out[~valid] = np.inf if space == "inverse_depth" else np.nan
+    out[~valid] = np.nan  # no depth stays no depth (a DepthMap is NaN there, never infinite)
     return out
 
 
