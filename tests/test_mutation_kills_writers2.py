@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from video_helpers import read_video
 
 from depthgraph.engine.errors import StepInputError
 
@@ -213,20 +214,6 @@ def test_shown_paths_are_relative_to_the_root_under_its_shown_name(tmp_path: Pat
 # --- video.sinks: MP4 files, results.jsonl, video.json ---------------------------------------
 
 
-def _frames_of(path: Path) -> list[np.ndarray]:
-    import cv2
-
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
-    capture.release()
-    return frames
-
-
 def test_mp4_writer_takes_fps_and_codec_as_documented(tmp_path: Path) -> None:
     from depthgraph.video.sinks import Mp4Writer, VideoOutputWriter, VideoSinkError, h264_available
 
@@ -263,7 +250,7 @@ def test_mp4v_crops_an_odd_size_and_resizes_later_frames_to_the_first(tmp_path: 
     writer.close()
     assert (writer.codec, writer.size, writer.even_size_fix, writer.frames_written) == \
         ("mp4v", (23, 17), "cropped", 3)
-    frames = _frames_of(path)
+    frames = read_video(path)[0]
     assert [f.shape for f in frames] == [(16, 22, 3)] * 3
     assert frames[0][8, 11, 2] > 200 and frames[0][8, 11, 0] < 60  # red stays red
     assert frames[1].mean() > 200 and frames[2].mean() < 50
@@ -279,7 +266,7 @@ def test_h264_pads_an_odd_size_and_keeps_the_colours(tmp_path: Path) -> None:
         writer.write(np.full((17, 23, 3), (0, 0, 255), np.uint8))
     writer.close()
     assert (writer.size, writer.even_size_fix, writer.frames_written) == ((23, 17), "padded", 2)
-    frames = _frames_of(tmp_path / "v.mp4")
+    frames = read_video(tmp_path / "v.mp4")[0]
     assert [f.shape for f in frames] == [(18, 24, 3)] * 2
     assert frames[0][9, 12, 2] > 200 and frames[0][9, 12, 0] < 60  # red, not blue
     # the added column and row repeat the edge (red), they are not black
@@ -328,7 +315,7 @@ def test_video_output_folder_records_every_frame_and_every_file(tmp_path: Path) 
     assert outputs["inline"] == np.arange(64).reshape(8, 8).tolist()  # 64 values: inline
     assert isinstance(outputs["big"], dict)  # more than 64: summarised
     assert outputs["values"] == [1, 2]
-    assert len(_frames_of(out / "picture.mp4")) == 3
+    assert len(read_video(out / "picture.mp4")[0]) == 3
 
 
 def test_point_clouds_are_not_written_by_default(tmp_path: Path) -> None:
