@@ -7,11 +7,11 @@ different answer. Grouped by module; kept fast, since mutmut re-runs it for ever
 from __future__ import annotations
 
 import math
-from typing import Any, Literal, Union
 
 import numpy as np
 import pytest
 from blocks_helpers import detections, load_example_image, wrap
+from engine_helpers import SumBlock
 
 from depthgraph.blocks.cascade_detection import CascadeDetectionBlock, get_detector
 from depthgraph.blocks.depth_estimation import _camera_arguments, check_images
@@ -24,11 +24,8 @@ from depthgraph.blocks.point_cloud import (
     camera_matrix,
 )
 from depthgraph.blocks.scene_point_cloud import ScenePointCloudBlock
-from depthgraph.engine.block import WorkflowBlock
 from depthgraph.engine.compiler import _named_field, suggest_block_types
 from depthgraph.engine.errors import StepInputError
-from depthgraph.engine.kinds import FLOAT_KIND
-from depthgraph.engine.manifest import BlockManifest, OutputDefinition, Selector
 from depthgraph.engine.registry import load_registry
 from depthgraph.engine.values import DepthMap, PointCloud
 from depthgraph.engine.workflow import Workflow
@@ -274,24 +271,6 @@ def test_a_whole_step_check_is_filed_under_the_property_its_message_names_first(
 # --- depthgraph.engine.executor ------------------------------------------------------------------
 
 
-class _SumManifest(BlockManifest):
-    type: Literal["kill2/sum@v1"]
-    values: list[Union[Selector([FLOAT_KIND]), float]]
-
-    @classmethod
-    def describe_outputs(cls) -> list[OutputDefinition]:
-        return [OutputDefinition(name="total", kind=[FLOAT_KIND])]
-
-
-class _SumBlock(WorkflowBlock):
-    """Per element: the sum of a list property that may hold selectors."""
-
-    manifest_class = _SumManifest
-
-    def run(self, values: list[Any]) -> dict[str, Any]:
-        return {"total": float(sum(values))}
-
-
 def test_a_runtime_parameter_inside_a_list_property_reaches_every_element():
     definition = {
         "version": "1.0",
@@ -299,10 +278,10 @@ def test_a_runtime_parameter_inside_a_list_property_reaches_every_element():
             {"type": "WorkflowImage", "name": "image"},
             {"type": "WorkflowParameter", "name": "k", "default_value": 3.0},
         ],
-        "steps": [{"type": "kill2/sum@v1", "name": "sum", "values": ["$inputs.k", 1.5]}],
+        "steps": [{"type": "test/sum@v1", "name": "sum", "values": ["$inputs.k", 1.5]}],
         "outputs": [{"type": "JsonField", "name": "total", "selector": "$steps.sum.total"}],
     }
-    registry = load_registry(builtins=False, entry_points=False, env=False, blocks=[_SumBlock])
+    registry = load_registry(builtins=False, entry_points=False, env=False, blocks=[SumBlock])
     workflow = Workflow.from_definition(definition, registry=registry)
     images = [np.zeros((4, 4, 3), np.uint8)] * 2
     assert workflow.run(image=images) == [{"total": 4.5}] * 2
