@@ -85,6 +85,9 @@ def test_colour_bar_labels_keep_every_digit_of_large_depths_and_the_unit():
     assert float(_label(1234.0, "relative")) == 1234.0
     assert _label(1234.0, "m").endswith(" m") and float(_label(1234.0, "m").split()[0]) == 1234.0
     assert _label(float("nan"), "m") == _label(float("inf"), "relative")  # no depth: one "n/a"
+    # a diverged depth gets an exponent, not thirty digits, and the panel stays narrow
+    assert _label(1e30, "m") == "1e+30 m" and float(_label(-3.4e38, "relative")) == -3.4e38
+    assert _bar(240, hot=1e30, cold=3.4e38, unit="ft").shape[1] < _bar(240).shape[1] + 40
 
 
 def test_depth_range_ends_turn_a_zero_inverse_depth_into_an_infinite_depth():

@@ -11,7 +11,9 @@ from depthgraph.blocks.depth_utils import COLORMAPS
 def _label(value: float, unit: str) -> str:
     if not np.isfinite(value):
         return "n/a"
-    text = f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+    # three significant digits below 100, whole numbers up to a million, exponents beyond (a
+    # diverged depth must not print thirty digits and stretch the panel across the frame)
+    text = f"{value:.3g}" if abs(value) < 100 or abs(value) >= 1e6 else f"{value:.0f}"
     return text if unit == "relative" else f"{text} {unit}"
 
 
